@@ -1,0 +1,59 @@
+"""Tenant scoping: which home a request acts in, and what its user may do there.
+
+Every view and API endpoint reaches tenant rows through a helper that starts from
+`memberships_of(user)` or the request's current membership, so objects of other homes answer 404.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from accounts.models import Home, Membership, Role
+
+SESSION_HOME_KEY = "home_code"
+
+
+def memberships_of(user) -> list[Membership]:
+    if not user.is_authenticated:
+        return []
+    return list(
+        Membership.objects.filter(user=user).select_related("home").order_by("home__name", "id")
+    )
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The membership of the home the user last switched to (or their first home)."""
+    if hasattr(request, "_membership_cache"):
+        return request._membership_cache
+    memberships = memberships_of(request.user)
+    chosen = None
+    wanted = request.session.get(SESSION_HOME_KEY) if hasattr(request, "session") else None
+    if wanted:
+        chosen = next((m for m in memberships if str(m.home.code) == wanted), None)
+    if chosen is None and memberships:
+        chosen = memberships[0]
+    request._membership_cache = chosen
+    request._memberships_cache = memberships
+    return chosen
+
+
+def require_membership(request: HttpRequest, role: str = Role.VIEWER) -> Membership:
+    """The current membership, or 404 when there is none and 403 when the role is too low."""
+    membership = current_membership(request)
+    if membership is None:
+        raise Http404("No home")
+    if not membership.can(role):
+        raise PermissionDenied(f"This needs the {role} role in {membership.home.name}")
+    return membership
+
+
+def get_home_for_user(user, code, role: str = Role.VIEWER) -> tuple[Home, Membership]:
+    """The home with this code if the user belongs to it (else 404), checking `role` (else 403)."""
+    try:
+        membership = Membership.objects.select_related("home").get(user=user, home__code=code)
+    except (Membership.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such home") from exc
+    if not membership.can(role):
+        raise PermissionDenied(f"This needs the {role} role in {membership.home.name}")
+    return membership.home, membership

@@ -1,0 +1,74 @@
+"""Shared fixtures: alice owns a home, bob is a member of it, charlie lives elsewhere.
+
+`vera` is a viewer in alice's home. Every view test shows that charlie gets 404 and that vera
+cannot change anything.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def alice(db):
+    from accounts.models import User
+
+    return User.objects.create_user("alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(db):
+    from accounts.models import User
+
+    return User.objects.create_user("bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def charlie(db):
+    from accounts.models import User
+
+    return User.objects.create_user("charlie@example.com", PASSWORD)
+
+
+@pytest.fixture
+def vera(db):
+    from accounts.models import User
+
+    return User.objects.create_user("vera@example.com", PASSWORD)
+
+
+@pytest.fixture
+def home(alice, bob, vera):
+    from accounts.actions import do_create_home
+    from accounts.models import Membership, Role
+
+    home = do_create_home(alice, "Alice's Home", timezone="Europe/Berlin")
+    Membership.objects.create(user=bob, home=home, role=Role.MEMBER)
+    Membership.objects.create(user=vera, home=home, role=Role.VIEWER)
+    return home
+
+
+@pytest.fixture
+def charlies_home(charlie):
+    from accounts.actions import do_create_home
+
+    return do_create_home(charlie, "Charlie's Home", timezone="America/New_York")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) signs `user` in on the test client and returns it."""
+
+    def sign_in(user):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return sign_in

@@ -1,0 +1,59 @@
+"""The one place that builds boto3 clients.
+
+Every AWS call in the platform goes through `client(service)`: region, per-service endpoint in
+local mode, timeouts and standard retries are decided here, and tests patch only this module.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+# Services that localcloud serves itself; everything else is moto in server mode.
+_LOCALCLOUD_SERVICES = {"iot-data"}
+
+_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 4},
+)
+
+
+def endpoint_url(service: str) -> str | None:
+    """The endpoint for `service`, or None to let botocore use AWS's own."""
+    override = settings.AWS_ENDPOINT_OVERRIDES.get(service)
+    if override:
+        return override
+    if service == "iot-data":
+        return settings.IOT_DATA_ENDPOINT_URL or None
+    if settings.AWS_MODE == "local":
+        return settings.MOTO_ENDPOINT_URL
+    return None
+
+
+@cache
+def _cached_client(service: str, region: str, url: str | None, mode: str) -> Any:
+    kwargs: dict[str, Any] = {"region_name": region, "config": _CONFIG}
+    if url:
+        kwargs["endpoint_url"] = url
+    if mode == "local":
+        # localcloud and moto accept any credentials; never pick up a real account's by accident.
+        kwargs["aws_access_key_id"] = "testing"
+        kwargs["aws_secret_access_key"] = "testing"
+    return boto3.session.Session().client(service, **kwargs)
+
+
+def client(service: str) -> Any:
+    """A boto3 client for `service`, configured for the current mode (cached per endpoint)."""
+    return _cached_client(
+        service, settings.AWS_REGION, endpoint_url(service), settings.AWS_MODE
+    )
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that switch endpoints call this)."""
+    _cached_client.cache_clear()

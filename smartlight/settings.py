@@ -1,0 +1,291 @@
+"""Smart Light settings: one module, fed by environment variables.
+
+Local mode (the default) needs no AWS account: localcloud stands in for AWS on loopback.
+`SMARTLIGHT_AWS_MODE=aws` talks to real AWS and refuses to start without what it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+AWS_MODE = env_str("SMARTLIGHT_AWS_MODE", "local")
+if AWS_MODE not in {"local", "aws"}:
+    raise ImproperlyConfigured(f"SMARTLIGHT_AWS_MODE must be 'local' or 'aws', got {AWS_MODE!r}")
+
+
+def env_required(name: str, default: str = "") -> str:
+    """A variable that AWS mode cannot run without; local mode takes the default."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if AWS_MODE == "aws":
+        raise ImproperlyConfigured(
+            f"{name} is required when SMARTLIGHT_AWS_MODE=aws; set it in the environment "
+            "(on Elastic Beanstalk: eb setenv)."
+        )
+    return default
+
+
+DEBUG = env_bool("DEBUG", AWS_MODE == "local")
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
+    SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "django_htmx",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.amazon_cognito",
+    "accounts",
+    "devices",
+    "schedules",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.CurrentHomeMiddleware",
+]
+
+ROOT_URLCONF = "smartlight.urls"
+WSGI_APPLICATION = "smartlight.wsgi.application"
+ASGI_APPLICATION = "smartlight.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.homes",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if os.environ.get("RDS_HOSTNAME"):
+        # Elastic Beanstalk's attached RDS instance.
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("RDS_DB_NAME", "ebdb"),
+            "USER": os.environ.get("RDS_USERNAME", ""),
+            "PASSWORD": os.environ.get("RDS_PASSWORD", ""),
+            "HOST": os.environ["RDS_HOSTNAME"],
+            "PORT": os.environ.get("RDS_PORT", "5432"),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if AWS_MODE == "aws":
+        raise ImproperlyConfigured(
+            "DATABASE_URL (or Elastic Beanstalk's RDS_* variables) is required when "
+            "SMARTLIGHT_AWS_MODE=aws"
+        )
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+        "OPTIONS": {"timeout": 20},
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+SITE_ID = 1
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- allauth -------------------------------------------------------------------------------
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env_str("ACCOUNT_EMAIL_VERIFICATION", "none" if DEBUG else "optional")
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+
+COGNITO_DOMAIN = env_str("COGNITO_DOMAIN")
+COGNITO_CLIENT_ID = env_str("COGNITO_CLIENT_ID")
+COGNITO_CLIENT_SECRET = env_str("COGNITO_CLIENT_SECRET")
+COGNITO_ENABLED = bool(COGNITO_DOMAIN and COGNITO_CLIENT_ID and COGNITO_CLIENT_SECRET)
+SOCIALACCOUNT_PROVIDERS: dict = {}
+if COGNITO_ENABLED:
+    SOCIALACCOUNT_PROVIDERS["amazon_cognito"] = {
+        "DOMAIN": COGNITO_DOMAIN,
+        "APPS": [
+            {
+                "client_id": COGNITO_CLIENT_ID,
+                "secret": COGNITO_CLIENT_SECRET,
+                "settings": {},
+            }
+        ],
+    }
+
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if AWS_MODE == "local"
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Smart Light <noreply@smartlight.local>")
+
+# --- AWS -----------------------------------------------------------------------------------
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+# IoT data plane endpoint: the account's ATS endpoint in AWS, localcloud's HTTP API locally.
+IOT_ENDPOINT = env_required("IOT_ENDPOINT", "")
+IOT_DATA_ENDPOINT_URL = env_str(
+    "IOT_DATA_ENDPOINT_URL",
+    f"https://{IOT_ENDPOINT}" if AWS_MODE == "aws" else "http://127.0.0.1:18443",
+)
+MOTO_ENDPOINT_URL = env_str("MOTO_ENDPOINT_URL", "http://127.0.0.1:15000")
+# Per-service endpoint overrides in local mode: AWS_ENDPOINT_<SERVICE> (e.g. AWS_ENDPOINT_SQS).
+AWS_ENDPOINT_OVERRIDES = {
+    key[len("AWS_ENDPOINT_") :].lower().replace("_", "-"): value
+    for key, value in os.environ.items()
+    if key.startswith("AWS_ENDPOINT_") and value
+}
+IOT_COOKIE_TABLE = env_str("IOT_COOKIE_TABLE", "iot_cookie")
+SHADOW_EVENTS_QUEUE = env_str("SHADOW_EVENTS_QUEUE", "smartlight-shadow-events")
+SCHEDULE_LAMBDA_ARN = env_required(
+    "SCHEDULE_LAMBDA_ARN",
+    f"arn:aws:lambda:{AWS_REGION}:123456789012:function:smartlight-schedule",
+)
+SCHEDULE_BACKEND = env_str("SCHEDULE_BACKEND", "rules")
+SCHEDULER_ROLE_ARN = env_str(
+    "SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/smartlight-scheduler"
+)
+MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:18830")
+
+# --- Celery --------------------------------------------------------------------------------
+# SQS in AWS, Redis when pointed there, and a filesystem transport that needs no server locally.
+CELERY_BROKER_URL = env_str(
+    "CELERY_BROKER_URL", "sqs://" if AWS_MODE == "aws" else "filesystem://"
+)
+_celery_dir = Path(env_str("CELERY_FS_DIR", str(BASE_DIR / "var" / "celery")))
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("in", "processed"):
+        (_celery_dir / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "in"),
+        "data_folder_out": str(_celery_dir / "in"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("sqs://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"region": AWS_REGION, "queue_name_prefix": "smartlight-"}
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from smartlight.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", api.urls),
+    path("", include("accounts.urls")),
+    path("", include("devices.urls")),
+    path("schedules/", include("schedules.urls")),
+]
