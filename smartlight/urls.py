@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from smartlight import views
 from smartlight.api import api
 
 urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
