@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import Home
+from devices.shadow import DESIRED_KEYS
+
+# What a light shows before it has reported anything.
+DEFAULT_LOOK: dict[str, Any] = {
+    "on": False, "brightness": 128, "color": "#ffffff", "effect": "solid", "speed": 128,
+}
 
 THING_NAME_RE = r"^sl-[0-9a-f]{12}$"
 validate_thing_name = RegexValidator(
@@ -60,6 +67,62 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.thing_name})"
+
+    @property
+    def pending(self) -> dict[str, Any]:
+        """The desired keys the light does not show yet (what AWS would put in `delta`)."""
+        reported = self.reported or {}
+        return {
+            key: value
+            for key, value in (self.desired or {}).items()
+            if key in DESIRED_KEYS and reported.get(key) != value
+        }
+
+    @property
+    def is_pending(self) -> bool:
+        return bool(self.pending)
+
+    @property
+    def look(self) -> dict[str, Any]:
+        """What the controls show: the desired value where one is set, else the reported one."""
+        state = dict(DEFAULT_LOOK)
+        reported = self.reported or {}
+        state.update({k: reported[k] for k in DESIRED_KEYS if k in reported})
+        state.update({k: v for k, v in (self.desired or {}).items() if k in DESIRED_KEYS})
+        return state
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        """What the strip shows right now, as far as the platform knows (reported state)."""
+        state = dict(DEFAULT_LOOK)
+        reported = self.reported or {}
+        state.update({k: reported[k] for k in DESIRED_KEYS if k in reported})
+        return state
+
+    @property
+    def effects(self) -> list[str]:
+        effects = (self.reported or {}).get("effects")
+        names = [e for e in effects if isinstance(e, str)] if isinstance(effects, list) else []
+        return names if "solid" in names else ["solid", *names]
+
+    @property
+    def led_count(self) -> int:
+        count = (self.reported or {}).get("led_count")
+        return count if isinstance(count, int) and count > 0 else 0
+
+    @property
+    def brightness_percent(self) -> int:
+        return round(int(self.look.get("brightness", 0)) * 100 / 255)
+
+    @property
+    def online(self) -> bool:
+        return bool(self.connected)
+
+    def strip_css(self) -> str:
+        """A CSS gradient picturing the strip's pixels (computed from the reported state)."""
+        from devices.picture import strip_gradient
+
+        return strip_gradient(self.shown, self.led_count or 30)
 
 
 class Scene(models.Model):

@@ -1,0 +1,78 @@
+"""Fixtures for the devices tests: AWS through moto, lights in alice's home."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The fixture users' PBKDF2 hashing costs ~0.3 s each; these tests never check it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def aws(settings):
+    """moto in-process for every boto3 client the platform builds (no network at all).
+
+    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
+    """
+    from moto import mock_aws
+
+    from smartlight import aws as factory
+
+    settings.AWS_MODE = "aws"
+    settings.IOT_DATA_ENDPOINT_URL = ""
+    settings.AWS_ENDPOINT_OVERRIDES = {}
+    factory.reset_clients()
+    with mock_aws():
+        factory.client("sqs").create_queue(QueueName=settings.SHADOW_EVENTS_QUEUE)
+        yield factory
+    factory.reset_clients()
+
+
+def register_thing(aws, thing: str) -> None:
+    """moto's iot-data (unlike AWS) only keeps shadows of things known to the IoT registry."""
+    aws.client("iot").create_thing(thingName=thing)
+
+
+def live_shadow(aws, thing: str) -> dict:
+    response = aws.client("iot-data").get_thing_shadow(thingName=thing)
+    return json.loads(response["payload"].read())
+
+
+REPORTED = {
+    "on": True,
+    "brightness": 200,
+    "color": "#ff8800",
+    "effect": "solid",
+    "speed": 128,
+    "connected": True,
+    "fw": "1.0.0",
+    "led_count": 60,
+    "effects": ["solid", "rainbow", "breathe"],
+}
+
+
+@pytest.fixture
+def light(home):
+    from devices.models import Device, Room
+
+    room = Room.objects.create(home=home, name="Living room")
+    return Device.objects.create(
+        home=home, room=room, name="Sofa strip", thing_name="sl-0000000000a1",
+        reported=dict(REPORTED), desired={"on": True}, connected=True, shadow_version=3,
+        fw="1.0.0",
+    )
+
+
+@pytest.fixture
+def charlies_light(charlies_home):
+    from devices.models import Device
+
+    return Device.objects.create(
+        home=charlies_home, name="Charlie's lamp", thing_name="sl-0000000000c1",
+        reported=dict(REPORTED), connected=True,
+    )
