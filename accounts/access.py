@@ -6,12 +6,16 @@ Every view and API endpoint reaches tenant rows through a helper that starts fro
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 
-from accounts.models import Home, Membership, Role
+from accounts.models import ApiToken, Home, Invitation, Membership, Role
 
 SESSION_HOME_KEY = "home_code"
+
+
+class NoHome(Http404):
+    """The user belongs to no home at all; the portal sends them to create one."""
 
 
 def memberships_of(user) -> list[Membership]:
@@ -42,7 +46,7 @@ def require_membership(request: HttpRequest, role: str = Role.VIEWER) -> Members
     """The current membership, or 404 when there is none and 403 when the role is too low."""
     membership = current_membership(request)
     if membership is None:
-        raise Http404("No home")
+        raise NoHome("No home")
     if not membership.can(role):
         raise PermissionDenied(f"This needs the {role} role in {membership.home.name}")
     return membership
@@ -52,8 +56,41 @@ def get_home_for_user(user, code, role: str = Role.VIEWER) -> tuple[Home, Member
     """The home with this code if the user belongs to it (else 404), checking `role` (else 403)."""
     try:
         membership = Membership.objects.select_related("home").get(user=user, home__code=code)
-    except (Membership.DoesNotExist, ValueError, TypeError) as exc:
+    except (Membership.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404("No such home") from exc
     if not membership.can(role):
         raise PermissionDenied(f"This needs the {role} role in {membership.home.name}")
     return membership.home, membership
+
+
+def get_member_of_home(home: Home, code) -> Membership:
+    """A membership of `home` by its public code (404 for any other home's membership)."""
+    try:
+        return Membership.objects.select_related("user", "home").get(home=home, code=code)
+    except (Membership.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404("No such member") from exc
+
+
+def get_invitation_of_home(home: Home, code) -> Invitation:
+    """An invitation of `home` by its code (404 for any other home's invitation)."""
+    try:
+        return Invitation.objects.select_related("home").get(home=home, code=code)
+    except (Invitation.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404("No such invitation") from exc
+
+
+def get_invitation_by_link(code) -> Invitation:
+    """The invitation an e-mailed link names. The code is the secret: whoever holds the link
+    may see which home it opens, as with any invitation link."""
+    try:
+        return Invitation.objects.select_related("home", "invited_by").get(code=code)
+    except (Invitation.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404("No such invitation") from exc
+
+
+def get_token_for_user(user, code) -> ApiToken:
+    """One of the user's own API tokens (404 for anybody else's)."""
+    try:
+        return ApiToken.objects.get(user=user, code=code)
+    except (ApiToken.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise Http404("No such token") from exc

@@ -1,10 +1,33 @@
-"""Multi-step changes to homes and memberships. Each runs in one transaction."""
+"""Multi-step changes to homes, memberships, invitations and tokens.
+
+Each action runs in one `transaction.atomic()` and either makes its whole change or raises
+`ActionError` (a message for the person) and changes nothing. Side effects that leave the
+database (mail) are scheduled with `transaction.on_commit`, so a rolled-back change sends nothing.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+import logging
+from collections.abc import Callable
 
-from accounts.models import Home, Membership, Role, User
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import ApiToken, Home, Invitation, Membership, Role, User
+
+log = logging.getLogger(__name__)
+
+COGNITO_PROVIDER = "amazon_cognito"
+
+
+class ActionError(Exception):
+    """A refused change. `str(error)` is a message fit to show the person who asked."""
+
+
+# --- homes ------------------------------------------------------------------------------------
 
 
 def do_create_home(user: User, name: str, timezone: str = "UTC") -> Home:
@@ -15,8 +38,208 @@ def do_create_home(user: User, name: str, timezone: str = "UTC") -> Home:
 
 
 def ensure_own_home(user: User) -> Home | None:
-    """A user's first sign-in creates their own home; later sign-ins change nothing."""
+    """A user's first sign-in creates their own home; later sign-ins change nothing.
+
+    "First" is judged by membership rather than by `last_login`: a user who has no home at all
+    (never had one, or left every home) gets one, so nobody signs in to a portal with nothing
+    in it.
+    """
     if Membership.objects.filter(user=user).exists():
         return None
     local = user.email.split("@", 1)[0] if user.email else "My"
     return do_create_home(user, f"{local}'s home")
+
+
+def do_update_home(
+    home: Home,
+    *,
+    name: str,
+    timezone: str,
+    latitude: float | None,
+    longitude: float | None,
+) -> Home:
+    """Saves validated settings (the form checks the zone and the coordinate ranges)."""
+    if (latitude is None) != (longitude is None):
+        raise ActionError("Give both latitude and longitude, or neither.")
+    home.name = name
+    home.timezone = timezone
+    home.latitude = latitude
+    home.longitude = longitude
+    home.full_clean()
+    home.save(update_fields=["name", "timezone", "latitude", "longitude"])
+    return home
+
+
+# --- members ----------------------------------------------------------------------------------
+
+
+def _owners_locked(home: Home) -> list[Membership]:
+    # Row locks on the owners serialise concurrent demotions/removals (PostgreSQL), so two
+    # owners demoting each other at once cannot leave the home without an owner.
+    return list(Membership.objects.select_for_update().filter(home=home, role=Role.OWNER))
+
+
+def _refuse_if_last_owner(membership: Membership, doing: str) -> None:
+    owners = _owners_locked(membership.home)
+    if membership.role == Role.OWNER and len(owners) <= 1:
+        raise ActionError(
+            f"{membership.user.email} is the last owner of {membership.home.name} and cannot "
+            f"{doing}. Make another member an owner first."
+        )
+
+
+def do_change_role(membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ActionError(f"Unknown role {role!r}: choose owner, member or viewer.")
+    with transaction.atomic():
+        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
+        if membership.role == role:
+            return membership
+        if role != Role.OWNER:
+            _refuse_if_last_owner(membership, "be demoted")
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def do_remove_member(membership: Membership) -> None:
+    with transaction.atomic():
+        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
+        _refuse_if_last_owner(membership, "be removed")
+        membership.delete()
+
+
+def do_leave_home(membership: Membership) -> None:
+    with transaction.atomic():
+        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
+        _refuse_if_last_owner(membership, "leave")
+        membership.delete()
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+def do_invite_member(
+    home: Home,
+    invited_by: User,
+    email: str,
+    role: str,
+    accept_url: Callable[[Invitation], str],
+) -> Invitation:
+    """Creates an invitation and, once committed, mails its absolute accept link.
+
+    `accept_url(invitation)` builds the link (the view knows the request's scheme and host).
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    if role not in Role.values:
+        raise ActionError(f"Unknown role {role!r}: choose owner, member or viewer.")
+    if Membership.objects.filter(home=home, user__email__iexact=email).exists():
+        raise ActionError(f"{email} is already a member of {home.name}.")
+    try:
+        with transaction.atomic():
+            open_invites = Invitation.objects.select_for_update().filter(
+                home=home, email__iexact=email, accepted__isnull=True
+            )
+            for invite in open_invites:
+                if not invite.is_expired:
+                    raise ActionError(
+                        f"{email} already has an open invitation to {home.name} "
+                        f"(valid until {invite.expires:%Y-%m-%d %H:%M} UTC)."
+                    )
+                # An expired link is dead anyway; the new invitation replaces it.
+                invite.delete()
+            invitation = Invitation.objects.create(
+                home=home, email=email, role=role, invited_by=invited_by
+            )
+            link = accept_url(invitation)
+            transaction.on_commit(lambda: _send_invitation_mail(invitation, link))
+    except IntegrityError as exc:
+        # The partial unique constraint caught a concurrent duplicate.
+        raise ActionError(f"{email} already has an open invitation to {home.name}.") from exc
+    return invitation
+
+
+def _send_invitation_mail(invitation: Invitation, link: str) -> None:
+    context = {"invitation": invitation, "home": invitation.home, "link": link}
+    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+    body = render_to_string("accounts/email/invitation_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+
+
+def do_revoke_invitation(invitation: Invitation) -> None:
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted is not None:
+            raise ActionError("This invitation was already accepted; remove the member instead.")
+        invitation.delete()
+
+
+def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
+    """Single use, valid for INVITATION_TTL; any signed-in account may accept the link."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update().select_related("home").get(pk=invitation.pk)
+        )
+        if invitation.accepted is not None:
+            raise ActionError("This invitation was already used. Ask an owner for a new one.")
+        if invitation.is_expired:
+            raise ActionError("This invitation has expired. Ask an owner for a new one.")
+        if Membership.objects.filter(home=invitation.home, user=user).exists():
+            raise ActionError(f"You are already a member of {invitation.home.name}.")
+        membership = Membership.objects.create(
+            user=user, home=invitation.home, role=invitation.role
+        )
+        invitation.accepted = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted", "accepted_by"])
+    return membership
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def do_create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    name = name.strip()
+    if not name:
+        raise ActionError("Give the token a name, e.g. the script that will use it.")
+    with transaction.atomic():
+        return ApiToken.issue(user, name)
+
+
+def do_revoke_api_token(token: ApiToken) -> None:
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).delete()
+
+
+# --- Cognito identity -------------------------------------------------------------------------
+
+
+def do_adopt_cognito_sub(user: User, sub: str) -> bool:
+    """Makes the Cognito `sub` the user's `iot_user_id` (True when it changed).
+
+    Decision: a local user who links Cognito takes the `sub` as `iot_user_id`, so the
+    iot_cookie item is found under the same id whichever way the person signs in (DESIGN
+    section 6). Refused, with a log line, when another user already holds that id.
+    """
+    if not sub or user.iot_user_id == sub:
+        return False
+    with transaction.atomic():
+        if User.objects.filter(iot_user_id=sub).exclude(pk=user.pk).exists():
+            log.warning("Cognito sub %s already belongs to another user; not adopted", sub)
+            return False
+        user.iot_user_id = sub
+        user.save(update_fields=["iot_user_id"])
+    return True
+
+
+def sync_iot_user_id(user: User) -> bool:
+    """Adopts the sub of the user's linked Cognito account, if there is one."""
+    from allauth.socialaccount.models import SocialAccount
+
+    uid = (
+        SocialAccount.objects.filter(user=user, provider=COGNITO_PROVIDER)
+        .order_by("pk")
+        .values_list("uid", flat=True)
+        .first()
+    )
+    return do_adopt_cognito_sub(user, uid) if uid else False

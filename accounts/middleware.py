@@ -1,6 +1,7 @@
+from django.shortcuts import redirect
 from django.utils.functional import SimpleLazyObject
 
-from accounts.access import current_membership
+from accounts.access import NoHome, current_membership
 
 
 class CurrentHomeMiddleware:
@@ -15,3 +16,10 @@ class CurrentHomeMiddleware:
             lambda: m.home if (m := current_membership(request)) else None
         )
         return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        # A portal page needs a home; someone who left every home is offered to create one
+        # instead of a bare 404. The JSON API keeps its 404.
+        if isinstance(exception, NoHome) and not request.path.startswith("/api/"):
+            return redirect("home_new")
+        return None

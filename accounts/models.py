@@ -101,6 +101,8 @@ ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.OWNER: 2}
 
 
 class Membership(models.Model):
+    # Public URLs (role change, removal) name a membership by this UUID, never the integer id.
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(User, models.CASCADE, related_name="memberships")
     home = models.ForeignKey(Home, models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
