@@ -1,3 +1,352 @@
-from ninja import Router
+"""Devices, rooms and scenes in the JSON API (mounted at /api/v1/ by smartlight/api.py).
+
+Authentication (session or personal token) is set on the NinjaAPI. Every object is fetched
+through devices/access.py: other homes' objects answer 404, a viewer's writes 403. Bad input
+answers 422 in ninja's validation format, `{"detail": [{"loc": [..., field], "msg": reason}]}`,
+whether pydantic or the device contract (devices/shadow.py) found it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError, ValidationError
+from pydantic import ConfigDict, StrictBool, StrictInt, StringConstraints
+
+from accounts.access import current_membership, get_home_for_user
+from accounts.models import Home, Role
+from devices import actions, shadow
+from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
+from devices.models import Device, Room, Scene
 
 router = Router(tags=["devices"])
+
+T = TypeVar("T")
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+# --- schemas ---------------------------------------------------------------------------------
+class StateIn(Schema):
+    """A partial desired state: only the keys given change (DESIGN section 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: StrictBool | None = None
+    brightness: StrictInt | None = Field(None, ge=0, le=255)
+    color: str | None = Field(None, description='"#rrggbb"', examples=["#ff8800"])
+    effect: str | None = Field(None, description="one of the light's reported effects")
+    speed: StrictInt | None = Field(None, ge=0, le=255)
+    transition_ms: StrictInt | None = Field(None, ge=0, le=60000)
+
+
+class DeviceOut(Schema):
+    code: UUID
+    name: str
+    thing_name: str
+    home: UUID
+    room: UUID | None
+    connected: bool
+    last_seen: datetime | None
+    fw: str
+    led_count: int
+    effects: list[str]
+    desired: dict[str, Any]
+    reported: dict[str, Any]
+    pending: dict[str, Any] = Field(description="desired keys the light does not show yet")
+
+
+class DevicePatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    room: UUID | None = Field(None, description="a room of the same home; null: no room")
+
+
+class RoomOut(Schema):
+    code: UUID
+    home: UUID
+    name: str
+    devices: list[UUID]
+
+
+class RoomIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    home: UUID | None = Field(None, description="default: the current home")
+
+
+class RoomPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+
+
+class SceneOut(Schema):
+    code: UUID
+    home: UUID
+    name: str
+    states: dict[str, dict[str, Any]]
+
+
+class SceneIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    devices: list[UUID] = Field(min_length=1, description="lights whose current look to save")
+    home: UUID | None = Field(None, description="default: the current home")
+
+
+class BatchOut(Schema):
+    changed: list[UUID]
+    failed: dict[str, str]
+
+
+class HomeFilter(Schema):
+    home: UUID | None = None
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _scoped(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code, role: str) -> T:
+    try:
+        obj, _membership = fetch(request.auth, code, role)
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc) or "Forbidden") from exc
+    return obj
+
+
+def _field_errors(exc: shadow.InvalidDesired, prefix: tuple[str, ...]) -> ValidationError:
+    return ValidationError(
+        [{"type": "value_error", "loc": [*prefix, e.field], "msg": e.reason} for e in exc.errors]
+    )
+
+
+def _changes(payload: StateIn) -> dict[str, Any]:
+    changes = payload.model_dump(exclude_unset=True)
+    nulls = [key for key, value in changes.items() if value is None]
+    if nulls:
+        raise ValidationError([
+            {"type": "value_error", "loc": ["body", "payload", key], "msg": "must not be null"}
+            for key in nulls
+        ])
+    return changes
+
+
+def _shadow_http_error(exc: shadow.ShadowError) -> HttpError:
+    if isinstance(exc, shadow.ShadowNotFound):
+        return HttpError(409, "The light has never connected, so it has no shadow yet.")
+    if isinstance(exc, shadow.ShadowConflict):
+        return HttpError(409, str(exc))
+    return HttpError(503, f"The light service is unreachable right now: {exc}")
+
+
+def _homes_of(request: HttpRequest, home: UUID | None, role: str = Role.VIEWER) -> Home:
+    if home is not None:
+        try:
+            found, _ = get_home_for_user(request.auth, home, role)
+        except PermissionDenied as exc:
+            raise HttpError(403, str(exc)) from exc
+        return found
+    membership = current_membership(request)
+    if membership is None:
+        raise HttpError(404, "You are not a member of any home")
+    if not membership.can(role):
+        raise HttpError(403, f"This needs the {role} role in {membership.home.name}")
+    return membership.home
+
+
+def device_out(device: Device) -> dict[str, Any]:
+    return {
+        "code": device.code,
+        "name": device.name,
+        "thing_name": device.thing_name,
+        "home": device.home.code,
+        "room": device.room.code if device.room else None,
+        "connected": device.connected,
+        "last_seen": device.last_seen,
+        "fw": device.fw,
+        "led_count": device.led_count,
+        "effects": device.effects,
+        "desired": device.desired,
+        "reported": device.reported,
+        "pending": device.pending,
+    }
+
+
+def room_out(room: Room) -> dict[str, Any]:
+    return {
+        "code": room.code,
+        "home": room.home.code,
+        "name": room.name,
+        "devices": [d.code for d in room.devices.all()],
+    }
+
+
+def scene_out(scene: Scene) -> dict[str, Any]:
+    return {"code": scene.code, "home": scene.home.code, "name": scene.name,
+            "states": scene.states}
+
+
+def batch_out(result: actions.BatchResult) -> dict[str, Any]:
+    return {"changed": [d.code for d in result.changed], "failed": result.failed}
+
+
+def _mine(model, request: HttpRequest, home: UUID | None):
+    qs = model.objects.filter(home__memberships__user=request.auth).select_related("home")
+    if home is not None:
+        qs = qs.filter(home__code=home)
+    return qs
+
+
+# --- devices ---------------------------------------------------------------------------------
+@router.get("/devices", response=list[DeviceOut], summary="Lights of my homes")
+def list_devices(request, filters: Query[HomeFilter]):
+    devices = _mine(Device, request, filters.home).select_related("room").order_by("name", "id")
+    return [device_out(d) for d in devices]
+
+
+@router.get("/devices/{code}", response=DeviceOut)
+def get_device(request, code: UUID):
+    return device_out(_scoped(get_device_for_user, request, code, Role.VIEWER))
+
+
+@router.patch("/devices/{code}/state", response=DeviceOut, summary="Change a light")
+def set_state(request, code: UUID, payload: StateIn):
+    device = _scoped(get_device_for_user, request, code, Role.MEMBER)
+    changes = _changes(payload)
+    try:
+        actions.do_set_desired(device, changes)
+    except shadow.InvalidDesired as exc:
+        raise _field_errors(exc, ("body", "payload")) from exc
+    except shadow.ShadowError as exc:
+        raise _shadow_http_error(exc) from exc
+    return device_out(device)
+
+
+@router.patch("/devices/{code}", response=DeviceOut, summary="Rename a light or move it")
+def update_device(request, code: UUID, payload: DevicePatch):
+    device = _scoped(get_device_for_user, request, code, Role.MEMBER)
+    data = payload.model_dump(exclude_unset=True)
+    fields = []
+    if data.get("name") is not None:
+        device.name = data["name"]
+        fields.append("name")
+    if "room" in data:
+        room = None
+        if data["room"] is not None:
+            room = Room.objects.filter(home=device.home, code=data["room"]).first()
+            if room is None:
+                raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
+                                        "msg": "is not a room of this light's home"}])
+        device.room = room
+        fields.append("room")
+    if fields:
+        device.save(update_fields=fields)
+    return device_out(device)
+
+
+@router.delete("/devices/{code}", response={204: None}, summary="Remove a light (owner)")
+def delete_device(request, code: UUID):
+    device = _scoped(get_device_for_user, request, code, Role.OWNER)
+    device.delete()
+    return 204, None
+
+
+# --- rooms -----------------------------------------------------------------------------------
+@router.get("/rooms", response=list[RoomOut])
+def list_rooms(request, filters: Query[HomeFilter]):
+    rooms = _mine(Room, request, filters.home).prefetch_related("devices").order_by("name", "id")
+    return [room_out(r) for r in rooms]
+
+
+@router.post("/rooms", response={201: RoomOut})
+def create_room(request, payload: RoomIn):
+    home = _homes_of(request, payload.home, Role.MEMBER)
+    try:
+        with transaction.atomic():
+            room = actions.do_create_room(home, payload.name)
+    except IntegrityError as exc:
+        raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "name"],
+                                "msg": "a room of this name already exists"}]) from exc
+    return 201, room_out(room)
+
+
+@router.get("/rooms/{code}", response=RoomOut)
+def get_room(request, code: UUID):
+    return room_out(_scoped(get_room_for_user, request, code, Role.VIEWER))
+
+
+@router.patch("/rooms/{code}", response=RoomOut)
+def rename_room(request, code: UUID, payload: RoomPatch):
+    room = _scoped(get_room_for_user, request, code, Role.MEMBER)
+    room.name = payload.name
+    try:
+        with transaction.atomic():
+            room.save(update_fields=["name"])
+    except IntegrityError as exc:
+        raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "name"],
+                                "msg": "a room of this name already exists"}]) from exc
+    return room_out(room)
+
+
+@router.delete("/rooms/{code}", response={204: None})
+def delete_room(request, code: UUID):
+    _scoped(get_room_for_user, request, code, Role.MEMBER).delete()
+    return 204, None
+
+
+@router.patch("/rooms/{code}/state", response=BatchOut, summary="Change every light of a room")
+def set_room_state(request, code: UUID, payload: StateIn):
+    room = _scoped(get_room_for_user, request, code, Role.MEMBER)
+    changes = _changes(payload)
+    try:
+        result = actions.do_set_many(room.devices.all(), changes)
+    except shadow.InvalidDesired as exc:
+        raise _field_errors(exc, ("body", "payload")) from exc
+    return batch_out(result)
+
+
+# --- scenes ----------------------------------------------------------------------------------
+@router.get("/scenes", response=list[SceneOut])
+def list_scenes(request, filters: Query[HomeFilter]):
+    return [scene_out(s) for s in _mine(Scene, request, filters.home).order_by("name", "id")]
+
+
+@router.post("/scenes", response={201: SceneOut}, summary="Save the current look of lights")
+def create_scene(request, payload: SceneIn):
+    home = _homes_of(request, payload.home, Role.MEMBER)
+    devices = list(Device.objects.filter(home=home, code__in=payload.devices))
+    missing = set(payload.devices) - {d.code for d in devices}
+    if missing:
+        # A foreign or unknown device is reported like a bad value: nothing is saved.
+        raise ValidationError([{
+            "type": "value_error", "loc": ["body", "payload", "devices"],
+            "msg": f"not lights of this home: {', '.join(sorted(map(str, missing)))}",
+        }])
+    scene = actions.do_save_scene(home, payload.name, devices)
+    return 201, scene_out(scene)
+
+
+@router.get("/scenes/{code}", response=SceneOut)
+def get_scene(request, code: UUID):
+    return scene_out(_scoped(get_scene_for_user, request, code, Role.VIEWER))
+
+
+@router.post("/scenes/{code}/apply", response=BatchOut, summary="Apply a scene")
+def apply_scene(request, code: UUID):
+    scene = _scoped(get_scene_for_user, request, code, Role.MEMBER)
+    return batch_out(actions.do_apply_scene(scene))
+
+
+@router.delete("/scenes/{code}", response={204: None})
+def delete_scene(request, code: UUID):
+    _scoped(get_scene_for_user, request, code, Role.MEMBER).delete()
+    return 204, None
