@@ -1,0 +1,517 @@
+"""An asyncio MQTT 3.1.1 broker that behaves like AWS IoT Core's message broker.
+
+What it does the way IoT Core does (AWS IoT developer guide, "MQTT" and "AWS IoT differences
+from MQTT specifications"):
+
+- QoS 0 and 1 only. A PUBLISH with QoS 2 closes the connection; a SUBSCRIBE asking for QoS 2 is
+  granted QoS 1 (the server may grant less than asked, MQTT 3.1.1 §3.9.3).
+- A second connection with a client id already connected takes over and drops the first.
+- The connection is closed after 1.5 x keepalive without any packet (§3.1.2.10), and the Last
+  Will is published whenever the connection ends without DISCONNECT.
+- Per-thing identity: a device client (client id = thing name, `sl-` + 12 hex) may only publish
+  and subscribe its own `$aws/things/<thing>/shadow/...` and `smartlight/<thing>/...` topics.
+  A forbidden SUBSCRIBE filter gets return code 0x80; a forbidden PUBLISH closes the connection,
+  which is what IoT Core does when a policy denies `iot:Publish` on MQTT 3.1.1.
+- The service client (username/password given to the broker) may use every topic.
+
+Routing is dictionary lookups down a topic tree, so a publish costs O(levels), not
+O(subscriptions). Wildcards at the first level never match topics beginning with `$` (§4.7.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+import re
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from localcloud import mqtt
+
+log = logging.getLogger("localcloud.broker")
+
+DEVICE_CLIENT_ID = re.compile(r"sl-[0-9a-f]{12}")
+# IoT Core's message size limit: 128 KB of payload.
+MAX_PAYLOAD = 128 * 1024
+# Unacknowledged QoS 1 messages kept per session (IoT Core queues for persistent sessions too).
+MAX_INFLIGHT = 1000
+# A connection that has not sent CONNECT by then is dropped (§3.1.4, "reasonable time").
+CONNECT_TIMEOUT = 10.0
+
+Listener = Callable[[str, bytes], None]
+
+
+class Node:
+    __slots__ = ("children", "sessions", "listeners")
+
+    def __init__(self) -> None:
+        self.children: dict[str, Node] = {}
+        self.sessions: dict[Session, int] = {}
+        self.listeners: list[Listener] = []
+
+    def empty(self) -> bool:
+        return not (self.children or self.sessions or self.listeners)
+
+
+class TopicTree:
+    """Subscriptions by topic level; `match` walks at most the `+`/`#` branches it meets."""
+
+    def __init__(self) -> None:
+        self.root = Node()
+
+    def node(self, topic_filter: str) -> Node:
+        node = self.root
+        for level in topic_filter.split("/"):
+            child = node.children.get(level)
+            if child is None:
+                child = node.children[level] = Node()
+            node = child
+        return node
+
+    def prune(self, topic_filter: str) -> None:
+        path = [self.root]
+        levels = topic_filter.split("/")
+        for level in levels:
+            child = path[-1].children.get(level)
+            if child is None:
+                return
+            path.append(child)
+        for depth in range(len(levels), 0, -1):
+            if path[depth].empty():
+                del path[depth - 1].children[levels[depth - 1]]
+            else:
+                break
+
+    def match(self, topic: str) -> list[Node]:
+        levels = topic.split("/")
+        count = len(levels)
+        dollar = topic.startswith("$")
+        found: list[Node] = []
+        stack = [(self.root, 0)]
+        while stack:
+            node, index = stack.pop()
+            children = node.children
+            if index == count:
+                found.append(node)
+                # "sport/#" also matches "sport" (§4.7.1.2).
+                hash_node = children.get("#")
+                if hash_node is not None:
+                    found.append(hash_node)
+                continue
+            if not (index == 0 and dollar):
+                hash_node = children.get("#")
+                if hash_node is not None:
+                    found.append(hash_node)
+                plus = children.get("+")
+                if plus is not None:
+                    stack.append((plus, index + 1))
+            child = children.get(levels[index])
+            if child is not None:
+                stack.append((child, index + 1))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a connection is: the service client, or a device limited to its own thing."""
+
+    service: bool
+    thing: str | None = None
+
+    def may_use(self, topic: str) -> bool:
+        """Whether this client may publish to / subscribe to `topic` (a name or a filter)."""
+        if self.service:
+            return True
+        thing = self.thing
+        return topic.startswith(f"$aws/things/{thing}/shadow/") or topic.startswith(
+            f"smartlight/{thing}/"
+        )
+
+
+class Session:
+    __slots__ = ("client_id", "clean", "subscriptions", "connection", "inflight", "_ids")
+
+    def __init__(self, client_id: str, clean: bool) -> None:
+        self.client_id = client_id
+        self.clean = clean
+        self.subscriptions: dict[str, int] = {}
+        self.connection: Connection | None = None
+        # QoS 1 messages sent (or queued while offline) and not yet acknowledged, by packet id.
+        self.inflight: dict[int, bytes] = {}
+        self._ids = itertools.cycle(range(1, 65536))
+
+    def send_qos1(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        packet_id = next(self._ids)
+        inflight = self.inflight
+        if len(inflight) >= MAX_INFLIGHT:
+            inflight.pop(next(iter(inflight)))
+        packet = mqtt.publish(topic, payload, 1, packet_id, retain=retain)
+        inflight[packet_id] = packet
+        if self.connection is not None:
+            self.connection.write(packet)
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.transport: asyncio.Transport | None = None
+        self.decoder = mqtt.Decoder(max_length=MAX_PAYLOAD + 65_540)
+        self.session: Session | None = None
+        self.identity: Identity | None = None
+        self.keepalive = 0
+        self.last_seen = 0.0
+        self.opened = 0.0
+        self.will: tuple[str, bytes, int, bool] | None = None
+        self.closed = False
+        self.peer = "?"
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.opened = self.last_seen = self.broker.loop.time()
+        self.broker.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_seen = self.broker.loop.time()
+        try:
+            packets = self.decoder.feed(data)
+            for packet in packets:
+                if self.closed:
+                    return
+                self.handle(packet)
+        except mqtt.ProtocolError as error:
+            self.close(f"protocol error: {error}")
+        except (IndexError, ValueError) as error:
+            self.close(f"malformed packet: {error}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.close("connection lost" if exc is None else f"connection lost: {exc}")
+
+    # --- helpers --------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    @property
+    def client_id(self) -> str:
+        return self.session.client_id if self.session else "?"
+
+    def close(self, reason: str, publish_will: bool = True) -> None:
+        """End the connection; the Last Will goes out unless the client sent DISCONNECT."""
+        if self.closed:
+            return
+        self.closed = True
+        self.broker.connections.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+        log.debug("closed %s (%s): %s", self.client_id, self.peer, reason)
+        session = self.session
+        if session is None:
+            return
+        if session.connection is self:
+            session.connection = None
+            if session.clean:
+                self.broker.drop_session(session)
+        will = self.will
+        self.will = None
+        if will is not None and publish_will:
+            topic, payload, qos, retain = will
+            self.broker.publish(topic, payload, qos, retain)
+
+    # --- packets --------------------------------------------------------------------------------
+    def handle(self, packet: mqtt.Packet) -> None:
+        kind = packet.kind
+        if self.session is None:
+            if kind != mqtt.CONNECT:
+                raise mqtt.ProtocolError("first packet must be CONNECT")  # §3.1.0-1
+            self.on_connect(mqtt.parse_connect(packet.body))
+        elif kind == mqtt.PUBLISH:
+            self.on_publish(packet.flags, packet.body)
+        elif kind == mqtt.PUBACK:
+            self.session.inflight.pop(mqtt.packet_id_of(packet.body), None)
+        elif kind == mqtt.PINGREQ:
+            self.write(mqtt.PINGRESP_PACKET)
+        elif kind == mqtt.SUBSCRIBE:
+            self.on_subscribe(packet.body)
+        elif kind == mqtt.UNSUBSCRIBE:
+            packet_id, filters = mqtt.parse_unsubscribe(packet.body)
+            for topic_filter in filters:
+                self.broker.unsubscribe(self.session, topic_filter)
+            self.write(mqtt.unsuback(packet_id))
+        elif kind == mqtt.DISCONNECT:
+            self.close("DISCONNECT", publish_will=False)  # §3.14.4: discard the Will
+        elif kind == mqtt.CONNECT:
+            raise mqtt.ProtocolError("second CONNECT")  # §3.1.0-2
+        else:
+            raise mqtt.ProtocolError(f"packet type {kind} is not supported (no QoS 2)")
+
+    def on_connect(self, request: mqtt.Connect) -> None:
+        broker = self.broker
+        if request.protocol_level not in (3, 4):
+            self.write(mqtt.connack(False, mqtt.REFUSED_PROTOCOL))
+            self.close("unsupported protocol level", publish_will=False)
+            return
+        client_id = request.client_id
+        if not client_id:
+            if not request.clean_session:
+                self.write(mqtt.connack(False, mqtt.REFUSED_IDENTIFIER))  # §3.1.3-8
+                self.close("empty client id with a persistent session", publish_will=False)
+                return
+            client_id = f"auto-{next(broker.auto_ids)}"
+        identity = broker.identify(client_id, request.username, request.password)
+        if identity is None:
+            code = (
+                mqtt.REFUSED_BAD_CREDENTIALS
+                if request.username is not None
+                else mqtt.REFUSED_NOT_AUTHORIZED
+            )
+            log.warning("refused CONNECT from %r (%s): not a device and no service credential",
+                        client_id, self.peer)
+            self.write(mqtt.connack(False, code))
+            self.close("not authorized", publish_will=False)
+            return
+        if request.will_topic is not None:
+            if request.will_qos > 1 or not mqtt.valid_topic_name(request.will_topic):
+                log.warning("refused CONNECT from %r: Last Will QoS %d / topic %r not supported",
+                            client_id, request.will_qos, request.will_topic)
+                self.write(mqtt.connack(False, mqtt.REFUSED_NOT_AUTHORIZED))
+                self.close("bad will", publish_will=False)
+                return
+            if not identity.may_use(request.will_topic):
+                log.warning("refused CONNECT from %r: Last Will topic %r is not its own",
+                            client_id, request.will_topic)
+                self.write(mqtt.connack(False, mqtt.REFUSED_NOT_AUTHORIZED))
+                self.close("will topic not authorized", publish_will=False)
+                return
+            self.will = (
+                request.will_topic,
+                request.will_payload,
+                request.will_qos,
+                request.will_retain,
+            )
+        self.identity = identity
+        self.keepalive = request.keepalive
+        session, present = broker.attach(self, client_id, request.clean_session)
+        self.session = session
+        self.write(mqtt.connack(present, mqtt.ACCEPTED))
+        if present and session.inflight:
+            # §4.4: resend unacknowledged QoS 1 messages with DUP set on session resumption.
+            for packet in list(session.inflight.values()):
+                self.write(bytes((packet[0] | 0x08,)) + packet[1:])
+
+    def on_publish(self, flags: int, body: bytes) -> None:
+        topic, payload, qos, packet_id, retain = mqtt.parse_publish(flags, body)
+        if qos > 1:
+            # IoT Core does not support QoS 2 and drops the connection that tries it.
+            log.warning("%s published with QoS %d: not supported, disconnecting",
+                        self.client_id, qos)
+            self.close("QoS 2 publish")
+            return
+        if not mqtt.valid_topic_name(topic):
+            self.close(f"invalid topic name {topic!r}")  # §3.3.2-2
+            return
+        assert self.identity is not None
+        if not self.identity.may_use(topic):
+            log.warning("%s may not publish to %r: disconnecting (as IoT Core does)",
+                        self.client_id, topic)
+            self.close("publish not authorized")
+            return
+        if len(payload) > MAX_PAYLOAD:
+            log.warning("%s published %d bytes to %r, over IoT Core's 128 KB: disconnecting",
+                        self.client_id, len(payload), topic)
+            self.close("payload too large")
+            return
+        self.broker.publish(topic, payload, qos, retain)
+        if qos == 1 and not self.closed:
+            self.write(mqtt.puback(packet_id))
+
+    def on_subscribe(self, body: bytes) -> None:
+        packet_id, filters = mqtt.parse_subscribe(body)
+        assert self.session is not None and self.identity is not None
+        codes: list[int] = []
+        granted: list[str] = []
+        for topic_filter, qos in filters:
+            if qos > 2 or not mqtt.valid_topic_filter(topic_filter):
+                codes.append(mqtt.SUBACK_FAILURE)
+                continue
+            if not self.identity.may_use(topic_filter):
+                log.warning("%s may not subscribe to %r: refused", self.client_id, topic_filter)
+                codes.append(mqtt.SUBACK_FAILURE)
+                continue
+            qos = min(qos, 1)
+            self.broker.subscribe(self.session, topic_filter, qos)
+            codes.append(qos)
+            granted.append(topic_filter)
+        self.write(mqtt.suback(packet_id, codes))
+        for topic_filter in granted:
+            self.broker.send_retained(self.session, topic_filter)
+
+
+class Broker:
+    """The broker. Run it with `await broker.start(host, port)`; stop with `await stop()`."""
+
+    def __init__(self, service_username: str, service_password: str) -> None:
+        self.service_username = service_username
+        self.service_password = service_password
+        self.tree = TopicTree()
+        self.sessions: dict[str, Session] = {}
+        self.connections: set[Connection] = set()
+        self.retained: dict[str, tuple[bytes, int]] = {}
+        self.auto_ids = itertools.count(1)
+        self.loop = asyncio.get_event_loop()
+        self._server: asyncio.AbstractServer | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        self.loop = asyncio.get_running_loop()
+        self._server = await self.loop.create_server(
+            lambda: Connection(self), host, port, backlog=2048, reuse_address=True
+        )
+        self._sweeper = asyncio.create_task(self._sweep())
+        bound = self._server.sockets[0].getsockname()
+        return bound[0], bound[1]
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            # Shutting down is not the clients' fault: no Last Will (IoT Core keeps them too).
+            connection.close("broker stopping", publish_will=False)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _sweep(self) -> None:
+        # One timer for every connection instead of a timeout per read: checks twice a second.
+        while True:
+            await asyncio.sleep(0.25)
+            now = self.loop.time()
+            for connection in list(self.connections):
+                if connection.session is None:
+                    if now - connection.opened > CONNECT_TIMEOUT:
+                        connection.close("no CONNECT in time", publish_will=False)
+                elif connection.keepalive and (
+                    now - connection.last_seen > 1.5 * connection.keepalive
+                ):
+                    log.info("%s silent for 1.5 x keepalive (%ds): disconnecting",
+                             connection.client_id, connection.keepalive)
+                    connection.close("keepalive timeout")
+
+    # --- identity -------------------------------------------------------------------------------
+    def identify(
+        self, client_id: str, username: str | None, password: str | None
+    ) -> Identity | None:
+        if username is not None:
+            if username == self.service_username and hmac.compare_digest(
+                (password or "").encode(), self.service_password.encode()
+            ):
+                return Identity(service=True)
+            return None
+        if DEVICE_CLIENT_ID.fullmatch(client_id):
+            return Identity(service=False, thing=client_id)
+        return None
+
+    # --- sessions -------------------------------------------------------------------------------
+    def attach(self, connection: Connection, client_id: str, clean: bool) -> tuple[Session, bool]:
+        session = self.sessions.get(client_id)
+        if session is not None and session.connection is not None:
+            # IoT Core: a new connection with the same client id drops the old one.
+            log.info("client id %r connected again: dropping the older connection", client_id)
+            old = session.connection
+            old.close("taken over by a new connection")
+            session = self.sessions.get(client_id)
+        if session is not None and clean:
+            self.drop_session(session)
+            session = None
+        present = session is not None
+        if session is None:
+            session = Session(client_id, clean)
+            self.sessions[client_id] = session
+        session.clean = clean
+        session.connection = connection
+        return session, present
+
+    def drop_session(self, session: Session) -> None:
+        for topic_filter in list(session.subscriptions):
+            self.unsubscribe(session, topic_filter)
+        if self.sessions.get(session.client_id) is session:
+            del self.sessions[session.client_id]
+
+    def subscribe(self, session: Session, topic_filter: str, qos: int) -> None:
+        session.subscriptions[topic_filter] = qos
+        self.tree.node(topic_filter).sessions[session] = qos
+
+    def unsubscribe(self, session: Session, topic_filter: str) -> None:
+        if session.subscriptions.pop(topic_filter, None) is None:
+            return
+        node = self.tree.node(topic_filter)
+        node.sessions.pop(session, None)
+        self.tree.prune(topic_filter)
+
+    def send_retained(self, session: Session, topic_filter: str) -> None:
+        connection = session.connection
+        if connection is None:
+            return
+        granted = session.subscriptions.get(topic_filter, 0)
+        for topic, (payload, qos) in self.retained.items():
+            if mqtt.topic_matches(topic_filter, topic):
+                # §3.3.1.3: messages sent because of a new subscription carry RETAIN = 1.
+                if min(qos, granted):
+                    session.send_qos1(topic, payload, retain=True)
+                else:
+                    connection.write(mqtt.publish(topic, payload, retain=True))
+
+    # --- in-process API -------------------------------------------------------------------------
+    def add_listener(self, topic_filter: str, listener: Listener) -> None:
+        """Call `listener(topic, payload)` for every message matching `topic_filter`."""
+        self.tree.node(topic_filter).listeners.append(listener)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        """Route a message to every matching subscription, then to in-process listeners."""
+        if retain:
+            # §3.3.1.3: a retained message with an empty payload removes the retained one.
+            if payload:
+                self.retained[topic] = (payload, qos)
+            else:
+                self.retained.pop(topic, None)
+        nodes = self.tree.match(topic)
+        if not nodes:
+            return
+        targets: dict[Session, int] = {}
+        listeners: list[Listener] = []
+        for node in nodes:
+            for session, granted in node.sessions.items():
+                # Overlapping subscriptions deliver once, at the highest granted QoS (§3.3.5).
+                if granted > targets.get(session, -1):
+                    targets[session] = granted
+            if node.listeners:
+                listeners.extend(node.listeners)
+        qos0_packet: bytes | None = None
+        for session, granted in targets.items():
+            if qos and granted:
+                session.send_qos1(topic, payload)
+            else:
+                connection = session.connection
+                if connection is not None:
+                    if qos0_packet is None:
+                        qos0_packet = mqtt.publish(topic, payload)
+                    connection.write(qos0_packet)
+        for listener in listeners:
+            try:
+                listener(topic, payload)
+            except Exception:
+                log.exception("listener for %r failed", topic)
+
+    def connected_clients(self) -> Iterable[str]:
+        return [s.client_id for s in self.sessions.values() if s.connection is not None]

@@ -1,0 +1,393 @@
+"""localcloud's runtime: broker (or an external one), shadow service, rules, HTTP API, moto.
+
+Everything shadow-related runs on one asyncio event loop, so the shadow store needs no locks;
+moto runs in its own thread (ThreadedMotoServer) and the SQS forwarding of the rule in another,
+so a slow moto never stalls MQTT traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import queue
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from localcloud import mqtt
+from localcloud.broker import Broker
+from localcloud.client import MQTTClient, parse_mqtt_url
+from localcloud.http_api import HttpApi
+from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
+
+log = logging.getLogger("localcloud")
+
+DEFAULT_SERVICE_USERNAME = "smartlight-service"
+DEFAULT_SERVICE_PASSWORD = "localcloud-service"
+SHADOW_EVENTS_QUEUE = "smartlight-shadow-events"
+# Everything an IoT region's moto needs: the region the platform uses by default.
+REGION = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+Listener = Callable[[str, bytes], None]
+
+SHADOW_REQUEST_FILTERS = [
+    f"$aws/things/+/shadow/{op}" for op in ("update", "get", "delete")
+] + [f"$aws/things/+/shadow/name/+/{op}" for op in ("update", "get", "delete")]
+LWT_FILTER = "smartlight/+/lwt"
+DOCUMENTS_FILTER = "$aws/things/+/shadow/update/documents"
+
+
+@dataclass
+class Config:
+    host: str = "127.0.0.1"
+    mqtt_port: int = 18830
+    http_port: int = 18443
+    moto_port: int = 15000
+    mqtt_url: str | None = None
+    state_dir: Path | None = None
+    service_username: str = DEFAULT_SERVICE_USERNAME
+    service_password: str = DEFAULT_SERVICE_PASSWORD
+    # Serve only the things whose name matches (lets several localclouds share one Mosquitto).
+    things: str | None = None
+    moto: bool = True
+    queue_name: str = SHADOW_EVENTS_QUEUE
+
+
+@dataclass
+class Endpoints:
+    mqtt_url: str
+    http_url: str
+    moto_url: str | None
+    external_broker: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Bus(Protocol):
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+
+    def listen(self, topic_filter: str, listener: Listener) -> None: ...
+
+
+class BrokerBus:
+    """The in-process broker: listeners run inside its routing, no network hop."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.broker.publish(topic, payload, qos, retain)
+
+    def listen(self, topic_filter: str, listener: Listener) -> None:
+        self.broker.add_listener(topic_filter, listener)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+class ClientBus:
+    """An external broker (Mosquitto): the shadow service and rules are one MQTT client of it."""
+
+    def __init__(self, url: str, config: Config) -> None:
+        host, port, username, password = parse_mqtt_url(url)
+        self.host, self.port = host, port
+        self.listeners: list[tuple[str, Listener]] = []
+        self.client = MQTTClient(
+            f"localcloud-{uuid.uuid4().hex[:12]}",
+            username=username,
+            password=password,
+            keepalive=30,
+            on_message=self._dispatch,
+        )
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos, retain)
+
+    def listen(self, topic_filter: str, listener: Listener) -> None:
+        self.listeners.append((topic_filter, listener))
+
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        for topic_filter, listener in self.listeners:
+            if mqtt.topic_matches(topic_filter, topic):
+                try:
+                    listener(topic, payload)
+                except Exception:
+                    log.exception("listener for %r failed", topic)
+
+    async def start(self) -> None:
+        await self.client.connect(self.host, self.port)
+        filters = sorted({f for f, _ in self.listeners})
+        granted = await self.client.subscribe([(f, 1) for f in filters])
+        if mqtt.SUBACK_FAILURE in granted:
+            raise RuntimeError(f"{self.host}:{self.port} refused the subscriptions {filters}")
+
+    async def stop(self) -> None:
+        await self.client.disconnect()
+
+
+class ShadowService:
+    """Device Shadow requests from MQTT and HTTP, answered by one ShadowStore."""
+
+    def __init__(self, bus: Bus, store: ShadowStore, things: str | None) -> None:
+        self.bus = bus
+        self.store = store
+        self.things = re.compile(things) if things else None
+        for topic_filter in SHADOW_REQUEST_FILTERS:
+            bus.listen(topic_filter, self.on_request)
+
+    def serves(self, thing: str) -> bool:
+        return self.things is None or bool(self.things.match(thing))
+
+    def on_request(self, topic: str, payload: bytes) -> None:
+        levels = topic.split("/")
+        thing = levels[2]
+        if not self.serves(thing):
+            return
+        name = levels[5] if len(levels) == 7 else ""
+        op = levels[-1]
+        if op == "update":
+            outcome = self.store.update(thing, name, payload)
+        elif op == "get":
+            outcome = self.store.get(thing, name, payload)
+        else:
+            outcome = self.store.delete(thing, name, payload)
+        self._publish(thing, name, outcome, include_rejected=True)
+
+    def _publish(self, thing: str, name: str, outcome: Outcome, include_rejected: bool) -> None:
+        root = shadow_topic_root(thing, name)
+        for suffix, body in outcome.messages:
+            if not include_rejected and suffix.endswith("/rejected"):
+                continue
+            self.bus.publish(root + suffix, body, 1)
+
+    # --- HTTP data plane ----------------------------------------------------------------------
+    def update(self, thing: str, name: str, payload: bytes) -> Outcome:
+        outcome = self.store.update(thing, name, payload)
+        # Over HTTP the caller gets the error in the response; AWS publishes no MQTT rejection
+        # ("Device Shadow error messages"), but the accepted/delta/documents messages go out.
+        self._publish(thing, name, outcome, include_rejected=False)
+        return outcome
+
+    def get(self, thing: str, name: str) -> Outcome:
+        return self.store.get(thing, name)
+
+    def delete(self, thing: str, name: str) -> Outcome:
+        outcome = self.store.delete(thing, name)
+        self._publish(thing, name, outcome, include_rejected=False)
+        return outcome
+
+    def list_named(self, thing: str) -> list[str]:
+        return self.store.list_named(thing)
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        self.bus.publish(topic, payload, qos, retain)
+
+
+class SqsForwarder:
+    """Sends rule output to an SQS queue from a thread, batched by ten (SendMessageBatch)."""
+
+    def __init__(self, endpoint: str, queue_name: str) -> None:
+        import boto3
+
+        self.sqs = boto3.session.Session().client(
+            "sqs", endpoint_url=endpoint, region_name=REGION,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        self.queue_url = self.sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        self.pending: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
+        self.sent = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name="localcloud-sqs", daemon=True)
+        self.thread.start()
+
+    def put(self, body: bytes) -> None:
+        try:
+            self.pending.put_nowait(body)
+        except queue.Full:
+            self.dropped += 1
+            log.warning("SQS forwarding is behind: dropped a shadow event")
+
+    def _run(self) -> None:
+        while True:
+            item = self.pending.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < 10:
+                try:
+                    nxt = self.pending.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._send(batch)
+                    return
+                batch.append(nxt)
+            self._send(batch)
+
+    def _send(self, batch: list[bytes]) -> None:
+        entries = [{"Id": str(i), "MessageBody": body.decode()} for i, body in enumerate(batch)]
+        try:
+            self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            self.sent += len(batch)
+        except Exception:
+            log.exception("sending %d shadow events to SQS failed", len(batch))
+
+    def stop(self) -> None:
+        self.pending.put(None)
+        self.thread.join(timeout=10)
+
+
+class Rules:
+    """The two IoT rules of the device contract (DESIGN section 4)."""
+
+    def __init__(self, bus: Bus, service: ShadowService,
+                 forward: Callable[[bytes], None] | None) -> None:
+        self.bus = bus
+        self.service = service
+        self.forward = forward
+        bus.listen(LWT_FILTER, self.smartlight_lwt)
+        if forward is not None:
+            bus.listen(DOCUMENTS_FILTER, self.smartlight_shadow_events)
+
+    def smartlight_lwt(self, topic: str, payload: bytes) -> None:
+        # SELECT * FROM 'smartlight/+/lwt' -> republish to $$aws/things/${topic(2)}/shadow/update
+        thing = topic.split("/")[1]
+        if self.service.serves(thing):
+            self.bus.publish(f"$aws/things/{thing}/shadow/update", payload, 1)
+
+    def smartlight_shadow_events(self, topic: str, payload: bytes) -> None:
+        # SELECT *, topic(3) AS thing FROM '$aws/things/+/shadow/update/documents' -> SQS.
+        thing = topic.split("/")[2]
+        if not self.service.serves(thing) or self.forward is None:
+            return
+        body = payload.strip()
+        if not (body.startswith(b"{") and body.endswith(b"}")):
+            return  # SELECT * on a payload that is not a JSON object yields no message
+        # Splice the extra key in rather than decoding and re-encoding every document.
+        extra = b'"thing":' + json.dumps(thing).encode()
+        inner = body[1:-1].strip()
+        self.forward(b"{" + inner + b"," + extra + b"}" if inner else b"{" + extra + b"}")
+
+
+class StateFile:
+    """Shadows on disk: rewritten at most every `interval` s, atomically (tmp file + rename)."""
+
+    def __init__(self, directory: Path, store: ShadowStore, interval: float = 0.2) -> None:
+        self.path = directory / "shadows.json"
+        self.directory = directory
+        self.store = store
+        self.interval = interval
+        self._scheduled: asyncio.TimerHandle | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def load(self) -> None:
+        if self.path.exists():
+            self.store.restore(json.loads(self.path.read_text()))
+            log.info("loaded %d shadows from %s", len(self.store.shadows), self.path)
+
+    def changed(self) -> None:
+        if self._scheduled is None:
+            loop = asyncio.get_running_loop()
+            self._scheduled = loop.call_later(self.interval, self.flush)
+
+    def flush(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        data = json.dumps(self.store.snapshot(), separators=(",", ":")).encode()
+        # Write beside the target, fsync, then rename: a crash leaves the old or the new file,
+        # never a torn one (rename is atomic on POSIX).
+        fd, tmp = tempfile.mkstemp(prefix=".shadows-", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class LocalCloud:
+    """Start with `await cloud.start()`, stop with `await cloud.stop()` (same event loop)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = ShadowStore()
+        self.broker: Broker | None = None
+        self.bus: BrokerBus | ClientBus | None = None
+        self.http: HttpApi | None = None
+        self.moto: Any = None
+        self.forwarder: SqsForwarder | None = None
+        self.state: StateFile | None = None
+        self.endpoints: Endpoints | None = None
+
+    async def start(self) -> Endpoints:
+        config = self.config
+        if config.state_dir is not None:
+            self.state = StateFile(Path(config.state_dir), self.store)
+            self.state.load()
+            self.store.on_change = self.state.changed
+
+        moto_url = None
+        if config.moto:
+            moto_url = await asyncio.to_thread(self._start_moto)
+            self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
+
+        if config.mqtt_url:
+            self.bus = ClientBus(config.mqtt_url, config)
+            mqtt_url = f"mqtt://{self.bus.host}:{self.bus.port}"
+        else:
+            self.broker = Broker(config.service_username, config.service_password)
+            host, port = await self.broker.start(config.host, config.mqtt_port)
+            self.bus = BrokerBus(self.broker)
+            mqtt_url = f"mqtt://{host}:{port}"
+        service = ShadowService(self.bus, self.store, config.things)
+        Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
+        await self.bus.start()
+
+        self.http = HttpApi(service)
+        host, port = await self.http.start(config.host, config.http_port)
+        self.endpoints = Endpoints(
+            mqtt_url=mqtt_url,
+            http_url=f"http://{host}:{port}",
+            moto_url=moto_url,
+            external_broker=bool(config.mqtt_url),
+        )
+        return self.endpoints
+
+    def _start_moto(self) -> str:
+        from moto.server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(
+            ip_address=self.config.host, port=self.config.moto_port, verbose=False
+        )
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
+        if self.broker is not None:
+            await self.broker.stop()
+        if isinstance(self.bus, ClientBus):
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await asyncio.wait_for(self.bus.stop(), 5)
+        if self.state is not None:
+            self.state.flush()
+        if self.forwarder is not None:
+            await asyncio.to_thread(self.forwarder.stop)
+        if self.moto is not None:
+            await asyncio.to_thread(self.moto.stop)

@@ -1,0 +1,203 @@
+"""localcloud for tests and scripts: a whole localcloud on ephemeral loopback ports.
+
+    from localcloud.testing import LocalCloud
+
+    with LocalCloud() as cloud:
+        cloud.mqtt_host, cloud.mqtt_port, cloud.mqtt_url   # the broker
+        cloud.http_url                                      # iot-data endpoint_url
+        cloud.moto_url                                      # every other AWS service
+        cloud.service_credentials                           # (username, password)
+        cloud.client("iot-data").get_thing_shadow(thingName="sl-0123456789ab")
+
+It runs `python -m localcloud` in a subprocess: its moto server then has its own backends, which
+`moto.mock_aws` in the test process can neither see nor reset.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from localcloud.cloud import DEFAULT_SERVICE_PASSWORD, DEFAULT_SERVICE_USERNAME, SHADOW_EVENTS_QUEUE
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+START_TIMEOUT = 60.0
+
+
+class Credentials(NamedTuple):
+    username: str
+    password: str
+
+
+class LocalCloudError(RuntimeError):
+    pass
+
+
+class LocalCloud:
+    """A localcloud subprocess on ephemeral ports; a context manager, or start()/stop()."""
+
+    def __init__(
+        self,
+        *,
+        mqtt_url: str | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        moto: bool = True,
+        things: str | None = None,
+        service_credentials: tuple[str, str] = (DEFAULT_SERVICE_USERNAME,
+                                                DEFAULT_SERVICE_PASSWORD),
+        queue_name: str = SHADOW_EVENTS_QUEUE,
+        log_level: str = "WARNING",
+        host: str = "127.0.0.1",
+    ) -> None:
+        """`mqtt_url`: use that broker (e.g. Mosquitto) instead of localcloud's own;
+        `things`: a regex of the thing names this instance serves (needed when several
+        localclouds share one external broker); `state_dir`: persist shadows there."""
+        self.external_mqtt_url = mqtt_url
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.moto = moto
+        self.things = things
+        self.service_credentials = Credentials(*service_credentials)
+        self.queue_name = queue_name
+        self.log_level = log_level
+        self.host = host
+        self.process: subprocess.Popen[str] | None = None
+        self.endpoints: dict[str, str] = {}
+        self._drain: threading.Thread | None = None
+
+    # --- endpoints ----------------------------------------------------------------------------
+    @property
+    def mqtt_url(self) -> str:
+        """`mqtt://host:port` of the broker clients should use."""
+        return self.endpoints["mqtt"]
+
+    @property
+    def mqtt_host(self) -> str:
+        return urlsplit(self.mqtt_url).hostname or self.host
+
+    @property
+    def mqtt_port(self) -> int:
+        return urlsplit(self.mqtt_url).port or 1883
+
+    @property
+    def http_url(self) -> str:
+        """The IoT data-plane endpoint (`endpoint_url` of boto3's `iot-data`)."""
+        return self.endpoints["http"]
+
+    @property
+    def moto_url(self) -> str:
+        if "moto" not in self.endpoints:
+            raise LocalCloudError("this localcloud was started with moto=False")
+        return self.endpoints["moto"]
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the platform's settings at this localcloud."""
+        env = {
+            "MQTT_URL": self.mqtt_url,
+            "IOT_DATA_ENDPOINT_URL": self.http_url,
+            "LOCALCLOUD_SERVICE_USERNAME": self.service_credentials.username,
+            "LOCALCLOUD_SERVICE_PASSWORD": self.service_credentials.password,
+        }
+        if "moto" in self.endpoints:
+            env["MOTO_ENDPOINT_URL"] = self.moto_url
+        return env
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for `service` against this localcloud (iot-data or moto)."""
+        import boto3
+
+        endpoint = self.http_url if service == "iot-data" else self.moto_url
+        kwargs.setdefault("region_name", "us-east-1")
+        kwargs.setdefault("aws_access_key_id", "testing")
+        kwargs.setdefault("aws_secret_access_key", "testing")
+        return boto3.session.Session().client(service, endpoint_url=endpoint, **kwargs)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        command = [
+            sys.executable, "-m", "localcloud",
+            "--host", self.host, "--mqtt-port", "0", "--http-port", "0", "--moto-port", "0",
+            "--service-username", self.service_credentials.username,
+            "--service-password", self.service_credentials.password,
+            "--queue-name", self.queue_name, "--log-level", self.log_level,
+        ]
+        if self.external_mqtt_url:
+            command += ["--mqtt-url", self.external_mqtt_url]
+        if self.state_dir is not None:
+            command += ["--state-dir", str(self.state_dir)]
+        if self.things:
+            command += ["--things", self.things]
+        if not self.moto:
+            command.append("--no-moto")
+        return command
+
+    def start(self) -> LocalCloud:
+        if self.process is not None:
+            raise LocalCloudError("already started")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT,
+                                                           env.get("PYTHONPATH")]))
+        # The command is this interpreter running our own package, never outside input.
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command(), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        self.endpoints = {}
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                code = self.process.wait()
+                self.process = None
+                raise LocalCloudError(f"localcloud exited with {code} before it was ready")
+            line = line.strip()
+            if line == "localcloud ready":
+                break
+            name, _, url = line.partition(" ")
+            self.endpoints[name] = url.split(" ")[0]
+            if time.monotonic() > deadline:
+                self.stop()
+                raise LocalCloudError("localcloud did not become ready in time")
+        # Keep reading stdout so the child never blocks on a full pipe.
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+        return self
+
+    def _drain_stdout(self) -> None:
+        process = self.process
+        if process is not None and process.stdout is not None:
+            for _ in process.stdout:
+                pass
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait (SIGKILL after `timeout`); returns the exit code."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        return process.returncode
+
+    def restart(self) -> LocalCloud:
+        """Stop and start again (new ports; shadows survive only with `state_dir`)."""
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
