@@ -1,3 +1,252 @@
-from ninja import Router
+"""Schedules in the JSON API, mounted at /api/v1/schedules by smartlight/api.py.
+
+Objects are fetched through schedules/access.py (other homes: 404; viewers writing: 403). Bad
+input answers 422 in ninja's validation format, `{"detail": [{"loc": [..., field], "msg": ...}]}`,
+whether pydantic or schedules/actions.py found it; nothing is changed then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError, ValidationError
+from pydantic import ConfigDict
+
+from accounts.access import current_membership, get_home_for_user
+from accounts.models import Home, Role
+from schedules import actions, timing
+from schedules.access import get_schedule_for_user
+from schedules.models import MirrorOutbox, Schedule
 
 router = Router(tags=["schedules"])
+
+TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
+
+
+class ScheduleIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=100)
+    home: UUID | None = Field(None, description="default: the current home")
+    trigger: TriggerKind
+    run_date: dt.date | None = Field(None, description="once: local date")
+    run_time: dt.time | None = Field(None, description="once, weekly: local time")
+    weekdays: list[int] = Field(default_factory=list, description="weekly: 0 = Monday")
+    cron: str = Field("", description="cron: 5 fields, local time")
+    offset_minutes: int = Field(0, description="sunrise/sunset: minutes, negative = before")
+    devices: list[UUID] = Field(default_factory=list)
+    rooms: list[UUID] = Field(default_factory=list)
+    scene: UUID | None = None
+    desired: dict[str, Any] = Field(default_factory=dict, description="DESIGN section 4 keys")
+    enabled: bool = True
+
+
+class SchedulePatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=100)
+    trigger: TriggerKind | None = None
+    run_date: dt.date | None = None
+    run_time: dt.time | None = None
+    weekdays: list[int] | None = None
+    cron: str | None = None
+    offset_minutes: int | None = None
+    devices: list[UUID] | None = None
+    rooms: list[UUID] | None = None
+    scene: UUID | None = None
+    desired: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+
+class PreviewOut(Schema):
+    description: str
+    next_runs: list[dt.datetime]
+    notes: list[str]
+
+
+class ScheduleOut(Schema):
+    code: UUID
+    home: UUID
+    name: str
+    description: str
+    trigger: str
+    run_date: dt.date | None
+    run_time: dt.time | None
+    weekdays: list[int]
+    cron: str
+    offset_minutes: int
+    devices: list[UUID]
+    rooms: list[UUID]
+    scene: UUID | None
+    desired: dict[str, Any]
+    enabled: bool
+    next_run: dt.datetime | None
+    last_run: dt.datetime | None
+    last_result: dict[str, Any]
+    mirrored: bool = Field(description="false while the EventBridge mirror is being updated")
+
+
+class HomeFilter(Schema):
+    home: UUID | None = None
+
+
+def schedule_out(schedule: Schedule, pending: set[UUID] | None = None) -> dict[str, Any]:
+    mirrored = schedule.code not in pending if pending is not None else schedule.is_synced
+    return {
+        "code": schedule.code,
+        "home": schedule.home.code,
+        "name": schedule.name,
+        "description": schedule.description,
+        "trigger": schedule.trigger,
+        "run_date": schedule.run_date,
+        "run_time": schedule.run_time,
+        "weekdays": schedule.weekdays,
+        "cron": schedule.cron,
+        "offset_minutes": schedule.offset_minutes,
+        "devices": [d.code for d in schedule.devices.all()],
+        "rooms": [r.code for r in schedule.rooms.all()],
+        "scene": schedule.scene.code if schedule.scene_id else None,
+        "desired": schedule.desired,
+        "enabled": schedule.enabled,
+        "next_run": schedule.next_run,
+        "last_run": schedule.last_run,
+        "last_result": schedule.last_result,
+        "mirrored": mirrored,
+    }
+
+
+def _home(request: HttpRequest, code: UUID | None, role: str) -> Home:
+    if code is not None:
+        try:
+            home, _ = get_home_for_user(request.auth, code, role)
+        except PermissionDenied as exc:
+            raise HttpError(403, str(exc)) from exc
+        return home
+    membership = current_membership(request)
+    if membership is None:
+        raise HttpError(404, "You are not a member of any home")
+    if not membership.can(role):
+        raise HttpError(403, f"This needs the {role} role in {membership.home.name}")
+    return membership.home
+
+
+def _schedule(request: HttpRequest, code: UUID, role: str) -> Schedule:
+    try:
+        schedule, _ = get_schedule_for_user(request.auth, code, role)
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc)) from exc
+    return schedule
+
+
+def _invalid(exc: actions.ScheduleInvalid) -> ValidationError:
+    return ValidationError(
+        [
+            {"type": "value_error", "loc": ["body", "payload", *field.split(".")], "msg": reason}
+            for field, reason in exc.errors
+        ]
+    )
+
+
+def _clean(home: Home, raw: dict) -> actions.ScheduleData:
+    try:
+        return actions.clean_schedule(home, raw)
+    except actions.ScheduleInvalid as exc:
+        raise _invalid(exc) from exc
+
+
+@router.get("", response=list[ScheduleOut], summary="Schedules of my homes")
+def list_schedules(request, filters: Query[HomeFilter]):
+    schedules = (
+        Schedule.objects.filter(home__memberships__user=request.auth)
+        .select_related("home", "scene")
+        .prefetch_related("devices", "rooms")
+        .order_by("name", "id")
+    )
+    if filters.home is not None:
+        schedules = schedules.filter(home__code=filters.home)
+    schedules = list(schedules)
+    pending = set(
+        MirrorOutbox.objects.filter(code__in=[s.code for s in schedules]).values_list(
+            "code", flat=True
+        )
+    )
+    return [schedule_out(s, pending) for s in schedules]
+
+
+@router.post("", response={201: ScheduleOut}, summary="Create a schedule")
+def create_schedule(request, payload: ScheduleIn):
+    raw = payload.model_dump()
+    home = _home(request, raw.pop("home"), Role.MEMBER)
+    schedule = actions.do_create_schedule(home, _clean(home, raw))
+    return 201, schedule_out(schedule)
+
+
+@router.post("/preview", response=PreviewOut, summary="Describe a trigger and its next 5 runs")
+def preview_schedule(request, payload: ScheduleIn):
+    raw = payload.model_dump()
+    home = _home(request, raw.pop("home"), Role.VIEWER)
+    trigger = actions.trigger_of(home, _trigger_data(raw))
+    now = timezone.now()
+    try:
+        timing.validate(trigger, now)
+    except timing.TriggerError as exc:
+        raise _invalid(actions.ScheduleInvalid([(exc.field, exc.reason)])) from exc
+    runs = timing.next_runs(trigger, now, 5)
+    return {"description": timing.describe(trigger), "next_runs": runs, "notes": trigger.notes}
+
+
+def _trigger_data(raw: dict) -> actions.ScheduleData:
+    return actions.ScheduleData(
+        name=raw.get("name") or "",
+        trigger=raw["trigger"],
+        run_date=raw.get("run_date"),
+        run_time=raw.get("run_time"),
+        weekdays=sorted(set(raw.get("weekdays") or [])),
+        cron=" ".join((raw.get("cron") or "").split()),
+        offset_minutes=raw.get("offset_minutes") or 0,
+    )
+
+
+@router.get("/{code}", response=ScheduleOut)
+def get_schedule(request, code: UUID):
+    return schedule_out(_schedule(request, code, Role.VIEWER))
+
+
+@router.patch("/{code}", response=ScheduleOut, summary="Change a schedule")
+def update_schedule(request, code: UUID, payload: SchedulePatch):
+    schedule = _schedule(request, code, Role.MEMBER)
+    raw = actions.data_from_schedule(schedule)
+    changes = payload.model_dump(exclude_unset=True)
+    if changes.get("scene"):
+        # Choosing a scene replaces lights, rooms and settings (unless given again, and then
+        # clean_schedule says a scene and lights do not mix).
+        raw.update(devices=[], rooms=[], desired={})
+    elif {"desired", "devices", "rooms"} & changes.keys() and "scene" not in changes:
+        raw["scene"] = None
+    raw.update(changes)
+    schedule = actions.do_update_schedule(schedule, _clean(schedule.home, raw))
+    return schedule_out(schedule)
+
+
+@router.post("/{code}/enable", response=ScheduleOut)
+def enable_schedule(request, code: UUID):
+    schedule = _schedule(request, code, Role.MEMBER)
+    return schedule_out(actions.do_set_enabled(schedule, True))
+
+
+@router.post("/{code}/disable", response=ScheduleOut)
+def disable_schedule(request, code: UUID):
+    schedule = _schedule(request, code, Role.MEMBER)
+    return schedule_out(actions.do_set_enabled(schedule, False))
+
+
+@router.delete("/{code}", response={204: None})
+def delete_schedule(request, code: UUID):
+    actions.do_delete_schedule(_schedule(request, code, Role.MEMBER))
+    return 204, None

@@ -1,0 +1,41 @@
+"""Build build/schedule_lambda.zip: the schedule handler for the AWS Lambda Python runtime.
+
+The handler needs only boto3, which the runtime provides, so the zip holds one file. Entries get
+a fixed timestamp and mode so the same source always gives the same bytes (and the same
+CodeSha256, so a redeploy without changes is a no-op).
+
+Usage: python lambda/build.py [output.zip]
+Handler setting: schedule_handler.handler
+"""
+
+from __future__ import annotations
+
+import sys
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FILES = ["schedule_handler.py"]
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def build(output: Path) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in FILES:
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, (HERE / name).read_bytes())
+    return output
+
+
+def main(argv: list[str]) -> int:
+    output = Path(argv[1]) if len(argv) > 1 else HERE.parent / "build" / "schedule_lambda.zip"
+    path = build(output)
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,282 @@
+"""Changes to schedules. Each runs in one transaction that also writes the mirror outbox row;
+the push to EventBridge is scheduled with transaction.on_commit (DESIGN section 6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Home
+from devices.models import Device, Room, Scene
+from schedules import timing
+from schedules.models import MirrorOutbox, Schedule
+
+log = logging.getLogger(__name__)
+
+COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
+EFFECT_RE = re.compile(r"^[a-z0-9_\-]{1,32}$")
+# DESIGN section 4 caps transition_ms at 60 s for interactive changes; a schedule may ask for
+# a 15-minute wake-up fade (issue 6), so scheduled writes allow up to 15 minutes.
+MAX_TRANSITION_MS = 15 * 60 * 1000
+
+
+class ScheduleInvalid(Exception):
+    """Bad input: a list of (field, reason). Nothing was changed."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{f}: {r}" for f, r in errors))
+        self.errors = errors
+
+
+@dataclass
+class ScheduleData:
+    """Validated input for a schedule, with targets resolved to this home's rows."""
+
+    name: str
+    trigger: str
+    run_date: dt.date | None = None
+    run_time: dt.time | None = None
+    weekdays: list[int] = field(default_factory=list)
+    cron: str = ""
+    offset_minutes: int = 0
+    devices: list[Device] = field(default_factory=list)
+    rooms: list[Room] = field(default_factory=list)
+    scene: Scene | None = None
+    desired: dict = field(default_factory=dict)
+    enabled: bool = True
+
+
+def validate_desired(desired: Any) -> dict:
+    """The desired state of DESIGN section 4, checked key by key."""
+    if not isinstance(desired, dict):
+        raise ScheduleInvalid([("desired", "The action must be an object of desired keys.")])
+    errors: list[tuple[str, str]] = []
+    clean: dict = {}
+    for key, value in desired.items():
+        where = f"desired.{key}"
+        if key == "on":
+            if not isinstance(value, bool):
+                errors.append((where, "on is true or false."))
+        elif key in ("brightness", "speed"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+                errors.append((where, f"{key} is a whole number from 0 to 255."))
+        elif key == "color":
+            if not isinstance(value, str) or not COLOR_RE.match(value):
+                errors.append((where, 'color is "#rrggbb" in lowercase hex.'))
+        elif key == "effect":
+            if not isinstance(value, str) or not EFFECT_RE.match(value):
+                errors.append((where, 'effect is a name such as "solid".'))
+        elif key == "transition_ms":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 0 <= value <= MAX_TRANSITION_MS
+            ):
+                errors.append((where, f"transition_ms is 0 to {MAX_TRANSITION_MS} (15 min)."))
+        else:
+            errors.append((where, f"{key!r} is not a light setting."))
+            continue
+        clean[key] = value
+    if errors:
+        raise ScheduleInvalid(errors)
+    return clean
+
+
+def clean_schedule(home: Home, raw: dict, now: dt.datetime | None = None) -> ScheduleData:
+    """Validate raw input (codes for targets) against `home`; raise ScheduleInvalid."""
+    now = now or timezone.now()
+    errors: list[tuple[str, str]] = []
+    name = (raw.get("name") or "").strip()
+    if not name:
+        errors.append(("name", "Give the schedule a name."))
+    elif len(name) > 100:
+        errors.append(("name", "The name is at most 100 characters."))
+
+    devices = _resolve(Device, home, raw.get("devices") or [], "devices", errors)
+    rooms = _resolve(Room, home, raw.get("rooms") or [], "rooms", errors)
+    scene = None
+    if raw.get("scene"):
+        found = _resolve(Scene, home, [raw["scene"]], "scene", errors)
+        scene = found[0] if found else None
+
+    desired: dict = {}
+    if scene is not None:
+        if devices or rooms:
+            errors.append(("scene", "Choose a scene or lights and rooms, not both."))
+        if raw.get("desired"):
+            errors.append(("desired", "A scene brings its own light settings."))
+    else:
+        try:
+            desired = validate_desired(raw.get("desired") or {})
+        except ScheduleInvalid as exc:
+            errors.extend(exc.errors)
+        if not desired and not any(f.startswith("desired") for f, _ in errors):
+            errors.append(("desired", "Say what the lights should do (e.g. on, brightness)."))
+        if not devices and not rooms and not any(f in ("devices", "rooms") for f, _ in errors):
+            errors.append(("devices", "Choose at least one light, room or a scene."))
+
+    data = ScheduleData(
+        name=name,
+        trigger=raw.get("trigger") or "",
+        run_date=raw.get("run_date"),
+        run_time=raw.get("run_time"),
+        weekdays=sorted(set(raw.get("weekdays") or [])),
+        cron=" ".join((raw.get("cron") or "").split()),
+        offset_minutes=int(raw.get("offset_minutes") or 0),
+        devices=devices,
+        rooms=rooms,
+        scene=scene,
+        desired=desired,
+        enabled=bool(raw.get("enabled", True)),
+    )
+    try:
+        timing.validate(trigger_of(home, data), now)
+    except timing.TriggerError as exc:
+        errors.append((exc.field, exc.reason))
+    if errors:
+        raise ScheduleInvalid(errors)
+    return data
+
+
+def trigger_of(home: Home, data: ScheduleData) -> timing.Trigger:
+    return timing.Trigger(
+        kind=data.trigger,
+        tz=home.timezone,
+        date=data.run_date,
+        time=data.run_time,
+        weekdays=tuple(data.weekdays),
+        cron=data.cron,
+        offset_minutes=data.offset_minutes,
+        latitude=home.latitude,
+        longitude=home.longitude,
+    )
+
+
+def _resolve(model, home: Home, codes: list, where: str, errors: list) -> list:
+    """Rows of `model` in `home` for these codes; a code of another home is an error."""
+    wanted = []
+    for code in codes:
+        try:
+            wanted.append(str(code if not hasattr(code, "code") else code.code))
+        except (TypeError, ValueError):
+            errors.append((where, f"{code!r} is not a valid id."))
+    if not wanted:
+        return []
+    try:
+        rows = list(model.objects.filter(home=home, code__in=wanted))
+    except Exception:  # noqa: BLE001 - a malformed UUID string is a validation error
+        errors.append((where, "Not a valid id."))
+        return []
+    missing = set(wanted) - {str(r.code) for r in rows}
+    if missing:
+        errors.append((where, f"Not in this home: {', '.join(sorted(missing))}."))
+    return rows
+
+
+# --- the mirror outbox -----------------------------------------------------------------------
+def mark_for_mirror(code) -> None:
+    """Record that the mirror of `code` is stale (inside the caller's transaction) and push it
+    once the transaction commits."""
+    now = timezone.now()
+    updated = MirrorOutbox.objects.filter(code=code).update(version=F("version") + 1, updated=now)
+    if not updated:
+        MirrorOutbox.objects.create(code=code, created=now, updated=now)
+    transaction.on_commit(lambda: enqueue_push(str(code)))
+
+
+def enqueue_push(code: str) -> None:
+    """Hand the push to Celery. A broker or AWS failure here must not break the request: the
+    outbox row stays, and the retry, the next flush or reconcile_schedules picks it up."""
+    from schedules.tasks import push_schedule
+
+    try:
+        push_schedule.delay(code)
+    except Exception:  # noqa: BLE001 - the outbox keeps the change; see docstring
+        log.warning(
+            "schedule mirror push for %s not queued; the outbox keeps it", code, exc_info=True
+        )
+
+
+# --- actions -------------------------------------------------------------------------------
+def _apply(schedule: Schedule, data: ScheduleData, now: dt.datetime) -> None:
+    schedule.name = data.name
+    schedule.trigger = data.trigger
+    schedule.run_date = data.run_date if data.trigger == timing.ONCE else None
+    schedule.run_time = data.run_time if data.trigger in (timing.ONCE, timing.WEEKLY) else None
+    schedule.weekdays = data.weekdays if data.trigger == timing.WEEKLY else []
+    schedule.cron = data.cron if data.trigger == timing.CRON else ""
+    schedule.offset_minutes = data.offset_minutes if data.trigger in timing.SUN_KINDS else 0
+    schedule.scene = data.scene
+    schedule.desired = data.desired if data.scene is None else {}
+    schedule.enabled = data.enabled
+    schedule.updated = now
+    schedule.next_run = schedule.compute_next_run(now)
+
+
+def do_create_schedule(home: Home, data: ScheduleData, now: dt.datetime | None = None) -> Schedule:
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule = Schedule(home=home, created=now)
+        _apply(schedule, data, now)
+        schedule.save()
+        schedule.devices.set(data.devices)
+        schedule.rooms.set(data.rooms)
+        mark_for_mirror(schedule.code)
+    return schedule
+
+
+def do_update_schedule(
+    schedule: Schedule, data: ScheduleData, now: dt.datetime | None = None
+) -> Schedule:
+    now = now or timezone.now()
+    with transaction.atomic():
+        _apply(schedule, data, now)
+        schedule.save()
+        schedule.devices.set(data.devices)
+        schedule.rooms.set(data.rooms)
+        mark_for_mirror(schedule.code)
+    return schedule
+
+
+def do_set_enabled(schedule: Schedule, enabled: bool, now: dt.datetime | None = None) -> Schedule:
+    now = now or timezone.now()
+    with transaction.atomic():
+        schedule.enabled = enabled
+        schedule.updated = now
+        # Re-enabling starts from now: runs missed while disabled are not caught up.
+        schedule.next_run = schedule.compute_next_run(now) if enabled else schedule.next_run
+        schedule.save(update_fields=["enabled", "updated", "next_run"])
+        mark_for_mirror(schedule.code)
+    return schedule
+
+
+def do_delete_schedule(schedule: Schedule) -> None:
+    with transaction.atomic():
+        code = schedule.code
+        schedule.delete()
+        mark_for_mirror(code)
+
+
+def data_from_schedule(schedule: Schedule) -> dict:
+    """The raw input that recreates this schedule (for edits that change one field)."""
+    return {
+        "name": schedule.name,
+        "trigger": schedule.trigger,
+        "run_date": schedule.run_date,
+        "run_time": schedule.run_time,
+        "weekdays": list(schedule.weekdays),
+        "cron": schedule.cron,
+        "offset_minutes": schedule.offset_minutes,
+        "devices": [str(d.code) for d in schedule.devices.all()],
+        "rooms": [str(r.code) for r in schedule.rooms.all()],
+        "scene": str(schedule.scene.code) if schedule.scene_id else None,
+        "desired": dict(schedule.desired),
+        "enabled": schedule.enabled,
+    }

@@ -1,0 +1,87 @@
+"""Celery tasks that push schedules to EventBridge. Each is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from botocore.exceptions import BotoCoreError, ClientError
+from celery import shared_task
+from django.db.models import F
+from django.utils import timezone
+
+from schedules import mirror
+from schedules.models import MirrorOutbox, Schedule
+
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+def backoff(retries: int) -> float:
+    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
+    Jitter"): up to 5 s, 10 s, 20 s ... capped at 10 minutes."""
+    return random.uniform(0, min(600, 5 * 2**retries))
+
+
+def push_outbox_entry(code: str) -> str:
+    """Push one schedule's mirror and clear its outbox row unless it changed meanwhile.
+
+    Raises the AWS error (after recording it on the row) so the caller can retry.
+    """
+    entry = MirrorOutbox.objects.filter(code=code).first()
+    version = entry.version if entry else None
+    try:
+        outcome = mirror.push(code)
+    except (BotoCoreError, ClientError) as exc:
+        MirrorOutbox.objects.filter(code=code).update(
+            attempts=F("attempts") + 1, last_error=str(exc)[:1000], updated=timezone.now()
+        )
+        raise
+    if version is not None:
+        # A change committed while we pushed bumped the version: keep the row for its own push.
+        MirrorOutbox.objects.filter(code=code, version=version).delete()
+    warning = mirror.quota_status()
+    if warning:
+        log.warning(warning)
+    return outcome
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def push_schedule(self, code: str) -> str:
+    """Bring the EventBridge mirror of schedule `code` up to date (create, update or delete)."""
+    try:
+        return push_outbox_entry(code)
+    except (BotoCoreError, ClientError) as exc:
+        log.warning(
+            "mirror push for %s failed (attempt %s): %s", code, self.request.retries + 1, exc
+        )
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@shared_task
+def flush_schedule_outbox() -> int:
+    """Push every outbox row (a lost task message never strands a change). Returns the count
+    still pending."""
+    for code in list(MirrorOutbox.objects.values_list("code", flat=True)):
+        try:
+            push_outbox_entry(str(code))
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("mirror push for %s failed: %s", code, exc)
+    return MirrorOutbox.objects.count()
+
+
+@shared_task
+def repoint_schedule_mirrors() -> int:
+    """Re-point mirrors whose expression is due to change: pinned one-off and sun runs that have
+    fired, and recurring rules before the home's UTC offset changes. Run every few minutes
+    (Celery beat). Returns how many were re-pointed."""
+    from schedules.actions import mark_for_mirror
+
+    now = timezone.now()
+    codes = list(
+        Schedule.objects.filter(mirror_repoint_after__lte=now).values_list("code", flat=True)
+    )
+    for code in codes:
+        mark_for_mirror(code)
+    return len(codes)
