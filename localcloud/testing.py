@@ -70,6 +70,7 @@ class LocalCloud:
         self.process: subprocess.Popen[str] | None = None
         self.endpoints: dict[str, str] = {}
         self._drain: threading.Thread | None = None
+        self._clients: dict[Any, Any] = {}
 
     # --- endpoints ----------------------------------------------------------------------------
     @property
@@ -109,14 +110,18 @@ class LocalCloud:
         return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client for `service` against this localcloud (iot-data or moto)."""
+        """A boto3 client for `service` against this localcloud (iot-data or moto), cached."""
         import boto3
 
         endpoint = self.http_url if service == "iot-data" else self.moto_url
         kwargs.setdefault("region_name", "us-east-1")
         kwargs.setdefault("aws_access_key_id", "testing")
         kwargs.setdefault("aws_secret_access_key", "testing")
-        return boto3.session.Session().client(service, endpoint_url=endpoint, **kwargs)
+        key = (service, endpoint, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        if key not in self._clients:
+            self._clients[key] = boto3.session.Session().client(
+                service, endpoint_url=endpoint, **kwargs)
+        return self._clients[key]
 
     # --- lifecycle ----------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -150,6 +155,7 @@ class LocalCloud:
         assert self.process.stdout is not None
         deadline = time.monotonic() + START_TIMEOUT
         self.endpoints = {}
+        self._clients = {}
         while True:
             line = self.process.stdout.readline()
             if not line:
