@@ -1,11 +1,273 @@
+"""The portal's lights pages: the home dashboard, its live status feed, and the forms behind it.
+
+Thin views (STYLE): parse input, fetch through devices/access.py or accounts/access.py, call an
+action, respond. Light controls post with fetch() from static/js/devices.js and get JSON back;
+every form also works without JavaScript (redirect back to the dashboard with a message).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
+from accounts.models import Role
+from devices import actions, shadow
+from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
+from devices.forms import DeviceForm, RoomForm, SceneForm, StateForm
+from devices.models import Device, Room
+from devices.picture import frame_pixels, frames_dir, gradient, read_frame
+
+# The dashboard polls the live feed this often; changes show within 2 s (issue 5).
+POLL_MS = 1000
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _strip_css(device: Device, base) -> str:
+    frame = read_frame(device.thing_name, base) if base else None
+    return gradient(frame_pixels(frame)) if frame else device.strip_css()
+
+
+def live_state(device: Device, base=None) -> dict[str, Any]:
+    """What the dashboard needs to redraw one light: cheap, from the cached row only."""
+    look = device.look
+    return {
+        "code": str(device.code),
+        "connected": device.connected,
+        "last_seen": device.last_seen.isoformat() if device.last_seen else None,
+        "pending": sorted(device.pending),
+        "look": {
+            "on": bool(look.get("on")),
+            "brightness": round(int(look.get("brightness", 0)) * 100 / 255),
+            "color": look.get("color", "#ffffff"),
+            "effect": look.get("effect", "solid"),
+            "speed": look.get("speed", 128),
+        },
+        "shown": device.shown,
+        "effects": device.effects,
+        "strip": _strip_css(device, base),
+        "power_ma": (device.reported or {}).get("power_ma"),
+        "led_count": device.led_count,
+    }
 
 
 @login_required
-def dashboard(request):
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request)
-    devices = membership.home.devices.select_related("room")
-    return render(request, "devices/dashboard.html", {"devices": devices})
+    home = membership.home
+    # Three queries whatever the number of lights: rooms, lights (with their room), scenes.
+    rooms = list(Room.objects.filter(home=home).order_by("name"))
+    devices = list(Device.objects.filter(home=home).select_related("room").order_by("name"))
+    scenes = list(home.scenes.order_by("name"))
+    base = frames_dir()
+    by_room: dict[int | None, list[dict[str, Any]]] = {}
+    for device in devices:
+        by_room.setdefault(device.room_id, []).append({"device": device,
+                                                        "live": live_state(device, base)})
+    groups = [{"room": room, "lights": by_room.get(room.pk, [])} for room in rooms]
+    if by_room.get(None):
+        groups.append({"room": None, "lights": by_room[None]})
+    return render(request, "devices/dashboard.html", {
+        "home": home,
+        "membership": membership,
+        "can_control": membership.can_control,
+        "groups": groups,
+        "devices": devices,
+        "scenes": scenes,
+        "scene_form": SceneForm(home=home),
+        "room_form": RoomForm(home=home),
+        "poll_ms": POLL_MS,
+    })
+
+
+@login_required
+@require_GET
+def live(request: HttpRequest) -> JsonResponse:
+    """Every light of the current home as the dashboard draws it (polled every second)."""
+    membership = require_membership(request)
+    base = frames_dir()
+    devices = Device.objects.filter(home=membership.home).order_by("name")
+    response = JsonResponse({"devices": [live_state(d, base) for d in devices]})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _errors_response(request: HttpRequest, errors: list[dict[str, str]], status: int = 422):
+    if _wants_json(request):
+        return JsonResponse({"errors": errors}, status=status)
+    for error in errors:
+        messages.error(request, f"{error['field']}: {error['reason']}")
+    return redirect("dashboard")
+
+
+def _form_errors(form) -> list[dict[str, str]]:
+    return [
+        {"field": field, "reason": " ".join(str(e) for e in errs)}
+        for field, errs in form.errors.items()
+    ]
+
+
+def _shadow_failure(request: HttpRequest, exc: shadow.ShadowError):
+    if isinstance(exc, shadow.InvalidDesired):
+        return _errors_response(request, [{"field": e.field, "reason": e.reason}
+                                          for e in exc.errors])
+    if isinstance(exc, shadow.ShadowNotFound):
+        reason = "This light has never connected; switch it on and try again."
+    else:
+        reason = "The lights service is unreachable right now; nothing was changed."
+    return _errors_response(request, [{"field": "light", "reason": reason}], status=503)
+
+
+@login_required
+@require_POST
+def set_state(request: HttpRequest, code) -> HttpResponse:
+    device, _ = get_device_for_user(request.user, code, Role.MEMBER)
+    form = StateForm(request.POST)
+    if not form.is_valid():
+        return _errors_response(request, _form_errors(form))
+    try:
+        actions.do_set_desired(device, form.changes())
+    except shadow.ShadowError as exc:
+        return _shadow_failure(request, exc)
+    if _wants_json(request):
+        return JsonResponse({"device": live_state(device, frames_dir())})
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def set_room_state(request: HttpRequest, code) -> HttpResponse:
+    room, _ = get_room_for_user(request.user, code, Role.MEMBER)
+    form = StateForm(request.POST)
+    if not form.is_valid():
+        return _errors_response(request, _form_errors(form))
+    try:
+        result = actions.do_set_many(room.devices.all(), form.changes())
+    except shadow.ShadowError as exc:
+        return _shadow_failure(request, exc)
+    if _wants_json(request):
+        base = frames_dir()
+        return JsonResponse({
+            "devices": [live_state(d, base) for d in result.changed],
+            "failed": result.failed,
+        })
+    for name, reason in result.failed.items():
+        messages.error(request, f"{name}: {reason}")
+    return redirect("dashboard")
+
+
+# --- rooms -----------------------------------------------------------------------------------
+@login_required
+@require_POST
+def room_create(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request, Role.MEMBER)
+    form = RoomForm(request.POST, home=membership.home)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                form.save()
+        except IntegrityError:
+            messages.error(request, "This home already has a room of that name.")
+        else:
+            messages.success(request, f"Room “{form.instance.name}” added.")
+    else:
+        for error in _form_errors(form):
+            messages.error(request, f"Room {error['field']}: {error['reason']}")
+    return redirect("dashboard")
+
+
+@login_required
+def room_edit(request: HttpRequest, code) -> HttpResponse:
+    room, membership = get_room_for_user(request.user, code, Role.MEMBER)
+    form = RoomForm(request.POST or None, instance=room)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Room renamed to “{room.name}”.")
+        return redirect("dashboard")
+    return render(request, "devices/room_edit.html", {"room": room, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def room_delete(request: HttpRequest, code) -> HttpResponse:
+    room, _ = get_room_for_user(request.user, code, Role.MEMBER)
+    room.delete()
+    messages.success(request, f"Room “{room.name}” removed; its lights stay, without a room.")
+    return redirect("dashboard")
+
+
+# --- lights ----------------------------------------------------------------------------------
+@login_required
+def device_edit(request: HttpRequest, code) -> HttpResponse:
+    device, membership = get_device_for_user(request.user, code, Role.MEMBER)
+    form = DeviceForm(request.POST or None, instance=device)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved “{device.name}”.")
+        return redirect("dashboard")
+    return render(
+        request, "devices/device_edit.html",
+        {"device": device, "form": form, "is_owner": membership.is_owner},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_POST
+def device_delete(request: HttpRequest, code) -> HttpResponse:
+    device, _ = get_device_for_user(request.user, code, Role.OWNER)
+    device.delete()
+    messages.success(request, f"“{device.name}” was removed from this home.")
+    return redirect("dashboard")
+
+
+# --- scenes ----------------------------------------------------------------------------------
+@login_required
+@require_POST
+def scene_create(request: HttpRequest) -> HttpResponse:
+    membership = require_membership(request, Role.MEMBER)
+    form = SceneForm(request.POST, home=membership.home)
+    if not form.is_valid():
+        return _errors_response(request, _form_errors(form))
+    scene = actions.do_save_scene(membership.home, form.cleaned_data["name"],
+                                  form.cleaned_data["devices"])
+    if _wants_json(request):
+        return JsonResponse({"scene": {"code": str(scene.code), "name": scene.name}})
+    messages.success(request, f"Scene “{scene.name}” saved.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def scene_apply(request: HttpRequest, code) -> HttpResponse:
+    scene, _ = get_scene_for_user(request.user, code, Role.MEMBER)
+    result = actions.do_apply_scene(scene)
+    if _wants_json(request):
+        return JsonResponse({"changed": [str(d.code) for d in result.changed],
+                             "failed": result.failed})
+    if result.failed:
+        for name, reason in result.failed.items():
+            messages.error(request, f"{name}: {reason}")
+    else:
+        messages.success(request, f"Scene “{scene.name}” applied.")
+    return redirect("dashboard")
+
+
+@login_required
+@require_POST
+def scene_delete(request: HttpRequest, code) -> HttpResponse:
+    scene, _ = get_scene_for_user(request.user, code, Role.MEMBER)
+    scene.delete()
+    messages.success(request, f"Scene “{scene.name}” deleted.")
+    return redirect("dashboard")

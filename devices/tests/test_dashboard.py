@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from devices.models import Device, Room, Scene
+
+
+def test_it_shows_rooms_lights_and_scenes(client_for, alice, light, home):
+    Scene.objects.create(home=home, name="Movie night", states={light.thing_name: {"on": False}})
+    response = client_for(alice).get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Living room" in page and "Sofa strip" in page and "Movie night" in page
+    assert f'id="light-{light.code}"' in page
+    assert "shows on · 78 % · #ff8800 · solid" in page
+    # the picture of the strip, computed from the reported state
+    assert "linear-gradient(90deg, #" in page
+
+
+def test_it_shows_the_look_in_percent_and_the_reported_effects(client_for, bob, light):
+    page = client_for(bob).get("/").content.decode()
+    assert 'name="brightness" min="0" max="100" step="1" value="78"' in page
+    assert '<option value="rainbow"' in page and '<option value="breathe"' in page
+    assert 'value="#ff8800"' in page
+
+
+def test_it_marks_a_light_pending_while_desired_and_reported_differ(client_for, alice, light):
+    light.desired = {"on": True, "brightness": 5}
+    light.save()
+    page = client_for(alice).get("/").content.decode()
+    assert "light is-pending" in page
+
+
+def test_it_shows_offline_lights_with_last_seen(client_for, alice, light):
+    light.connected = False
+    light.last_seen = timezone.now() - timedelta(minutes=5)
+    light.save()
+    page = client_for(alice).get("/").content.decode()
+    assert "is-offline" in page and "Offline" in page and "seen 5" in page
+
+
+def test_a_viewer_sees_disabled_controls(client_for, vera, light):
+    page = client_for(vera).get("/").content.decode()
+    assert "view only" in page or "but not change them" in page
+    assert 'data-control="on" checked disabled' in page
+    assert "Save the current look" not in page and "Add a room" not in page
+
+
+def test_a_member_sees_enabled_controls(client_for, bob, light):
+    page = client_for(bob).get("/").content.decode()
+    assert 'data-control="on" checked >' in page
+    assert "Save the current look" in page and "Add a room" in page
+
+
+def test_it_only_shows_the_current_homes_lights(client_for, charlie, light, charlies_light):
+    page = client_for(charlie).get("/").content.decode()
+    assert "Charlie&#x27;s lamp" in page and "Sofa strip" not in page
+
+
+def test_the_dashboard_query_count_does_not_grow_with_lights(
+    client_for, alice, home, django_assert_num_queries
+):
+    client = client_for(alice)
+    rooms = [Room.objects.create(home=home, name=f"Room {i}") for i in range(3)]
+
+    def add(n, start):
+        Device.objects.bulk_create([
+            Device(home=home, room=rooms[i % 3], name=f"L{start + i}",
+                   thing_name=f"sl-{start + i:012x}")
+            for i in range(n)
+        ])
+
+    add(3, 0)
+    client.get("/")  # warm the session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/").status_code == 200
+    add(60, 100)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get("/").status_code == 200
+    assert len(few) == len(many) <= 10
+
+
+def test_the_live_feed_lists_every_light_with_its_status(client_for, alice, light):
+    light.desired = {"color": "#0000ff"}
+    light.save()
+    data = client_for(alice).get("/live/").json()
+    (entry,) = data["devices"]
+    assert entry["code"] == str(light.code)
+    assert entry["connected"] is True and entry["pending"] == ["color"]
+    assert entry["look"]["color"] == "#0000ff" and entry["shown"]["color"] == "#ff8800"
+    assert entry["strip"].startswith("linear-gradient")
+
+
+def test_the_live_feed_query_count_is_constant(client_for, alice, home, light):
+    client = client_for(alice)
+    client.get("/live/")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as few:
+        client.get("/live/")
+    Device.objects.bulk_create([
+        Device(home=home, name=f"L{i}", thing_name=f"sl-{i + 500:012x}") for i in range(40)
+    ])
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get("/live/").json()["devices"]) == 41
+    assert len(few) == len(many) <= 5
+
+
+def test_the_live_feed_uses_the_simulators_frame_when_there_is_one(
+    client_for, alice, light, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SMARTLIGHT_SIM_DIR", str(tmp_path))
+    (tmp_path / light.thing_name).mkdir()
+    (tmp_path / light.thing_name / "frame.json").write_text('{"pixels": [[0, 255, 0], [0, 0, 0]]}')
+    (entry,) = client_for(alice).get("/live/").json()["devices"]
+    assert entry["strip"] == "linear-gradient(90deg, #00ff00, #1b1b1f)"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client):
+    assert client.get("/").status_code == 302
+    assert client.get("/live/").status_code == 302

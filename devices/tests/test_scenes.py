@@ -1,0 +1,78 @@
+"""Scenes in the portal: save the current look of chosen lights, apply it in one click."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices.models import Device, Scene
+from devices.tests.conftest import live_shadow, register_thing
+
+
+@pytest.fixture
+def two_lights(aws, light, home):
+    lamp = Device.objects.create(
+        home=home, name="Lamp", thing_name="sl-0000000000a2",
+        reported={"on": False, "brightness": 30, "color": "#0000ff", "effect": "solid",
+                  "speed": 1, "effects": ["solid"]},
+    )
+    for device in (light, lamp):
+        register_thing(aws, device.thing_name)
+    return light, lamp
+
+
+def test_a_member_saves_the_current_look_of_chosen_lights(client_for, bob, two_lights, home):
+    light, lamp = two_lights
+    response = client_for(bob).post("/scenes/", {"name": "Evening", "devices": [light.code]},
+                                    follow=True)
+    assert "Scene “Evening” saved." in response.content.decode()
+    scene = Scene.objects.get(home=home)
+    assert scene.states == {light.thing_name: {
+        "on": True, "brightness": 200, "color": "#ff8800", "effect": "solid", "speed": 128}}
+
+
+def test_applying_a_scene_writes_each_lights_look(client_for, bob, aws, two_lights, home):
+    light, lamp = two_lights
+    client = client_for(bob)
+    client.post("/scenes/", {"name": "Both", "devices": [light.code, lamp.code]})
+    scene = Scene.objects.get()
+    response = client.post(f"/scenes/{scene.code}/apply/", HTTP_ACCEPT="application/json")
+    assert sorted(response.json()["changed"]) == sorted([str(light.code), str(lamp.code)])
+    assert live_shadow(aws, lamp.thing_name)["state"]["desired"] == {
+        "on": False, "brightness": 30, "color": "#0000ff", "effect": "solid", "speed": 1}
+
+
+def test_a_scene_needs_lights_of_this_home(client_for, alice, two_lights, charlies_light):
+    response = client_for(alice).post(
+        "/scenes/", {"name": "Sneaky", "devices": [charlies_light.code]},
+        HTTP_ACCEPT="application/json")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "devices"
+    assert not Scene.objects.exists()
+
+
+def test_viewers_cannot_save_apply_or_delete_scenes(client_for, vera, aws, two_lights, home):
+    light, _ = two_lights
+    scene = Scene.objects.create(home=home, name="Night", states={light.thing_name: {"on": False}})
+    client = client_for(vera)
+    assert client.post("/scenes/", {"name": "V", "devices": [light.code]}).status_code == 403
+    assert client.post(f"/scenes/{scene.code}/apply/").status_code == 403
+    assert client.post(f"/scenes/{scene.code}/delete/").status_code == 403
+    assert list(Scene.objects.values_list("name", flat=True)) == ["Night"]
+    from devices import shadow
+
+    with pytest.raises(shadow.ShadowNotFound):  # nothing was ever written to the light
+        shadow.get_shadow(light.thing_name)
+
+
+def test_other_homes_scenes_are_not_found(client_for, charlie, home, light):
+    scene = Scene.objects.create(home=home, name="Night", states={})
+    client = client_for(charlie)
+    assert client.post(f"/scenes/{scene.code}/apply/").status_code == 404
+    assert client.post(f"/scenes/{scene.code}/delete/").status_code == 404
+    assert Scene.objects.filter(pk=scene.pk).exists()
+
+
+def test_a_member_deletes_a_scene(client_for, bob, home):
+    scene = Scene.objects.create(home=home, name="Night", states={})
+    client_for(bob).post(f"/scenes/{scene.code}/delete/")
+    assert not Scene.objects.exists()
