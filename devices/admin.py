@@ -1,5 +1,21 @@
-from django.contrib import admin
+"""The operators' view of every device: cached shadow, LWT presence, and the live shadow.
 
+Operators act on lights through the same shadow gateway as the portal (devices/shadow.py); an
+unreachable data plane shows as a message, never as a broken admin page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from devices import actions, shadow
 from devices.models import Device, Room, Scene
 
 
@@ -7,19 +23,130 @@ from devices.models import Device, Room, Scene
 class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "home"]
     list_select_related = ["home"]
+    list_filter = [("home", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "home__name"]
+
+
+def _pretty(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+# name -> (label, action function, success message)
+DEVICE_COMMANDS = {
+    "identify": ("Identify (blink)", actions.do_identify, "asked to identify itself"),
+    "reboot": ("Reboot", actions.do_reboot, "asked to reboot"),
+    "repush": ("Re-push desired", actions.do_repush_desired, "desired state written again"),
+    "refresh": ("Refresh from shadow", actions.do_refresh_from_shadow,
+                "cached copy replaced by the live shadow"),
+}
+
+
+def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str) -> None:
+    label, action, done = DEVICE_COMMANDS[name]
+    ok = []
+    for device in devices:
+        try:
+            action(device)
+        except shadow.ShadowError as exc:
+            modeladmin.message_user(request, f"{device.thing_name}: {label} failed: {exc}",
+                                    messages.ERROR)
+        else:
+            ok.append(device.thing_name)
+    if ok:
+        modeladmin.message_user(request, f"{', '.join(ok)}: {done}.", messages.SUCCESS)
 
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["name", "thing_name", "home", "room", "connected", "last_seen", "fw"]
+    list_display = ["name", "thing_name", "home", "room", "presence", "last_seen", "difference",
+                    "fw"]
     list_select_related = ["home", "room"]
-    list_filter = ["connected", "fw"]
+    list_filter = [("home", admin.RelatedOnlyFieldListFilter), "connected", "fw"]
     search_fields = ["name", "thing_name", "home__name"]
-    readonly_fields = ["code", "desired", "reported", "shadow_version", "last_seen"]
+    readonly_fields = ["code", "thing_name", "connected", "last_seen", "shadow_version", "fw",
+                       "difference"]
+    fields = ["name", "home", "room", "code", "thing_name", "connected", "last_seen", "fw",
+              "shadow_version", "difference"]
+    actions = ["identify", "reboot", "repush_desired", "refresh_from_shadow"]
+    change_form_template = "admin/devices/device/change_form.html"
+
+    @admin.display(description="LWT status", ordering="connected", boolean=False)
+    def presence(self, device: Device) -> str:
+        return format_html('<span class="{}">{}</span>',
+                           "online" if device.connected else "offline",
+                           "connected" if device.connected else "disconnected")
+
+    @admin.display(description="desired ≠ reported")
+    def difference(self, device: Device) -> str:
+        pending = device.pending
+        if not pending:
+            return "in sync"
+        reported = device.reported or {}
+        return format_html_join(
+            ", ", "{}: {} → {}",
+            ((key, json.dumps(reported.get(key)), json.dumps(value))
+             for key, value in sorted(pending.items())),
+        )
+
+    # --- list actions ---
+    @admin.action(description="Identify: blink the selected lights")
+    def identify(self, request, queryset):
+        _run(self, request, queryset, "identify")
+
+    @admin.action(description="Reboot the selected lights")
+    def reboot(self, request, queryset):
+        _run(self, request, queryset, "reboot")
+
+    @admin.action(description="Re-push the cached desired state to the shadow")
+    def repush_desired(self, request, queryset):
+        _run(self, request, queryset, "repush")
+
+    @admin.action(description="Refresh the cached copy from the live shadow")
+    def refresh_from_shadow(self, request, queryset):
+        _run(self, request, queryset, "refresh")
+
+    # --- the device page: live shadow beside the cached one, and the same commands ---
+    def get_urls(self):
+        return [
+            path("<path:object_id>/command/<str:name>/",
+                 self.admin_site.admin_view(self.command_view),
+                 name="devices_device_command"),
+            *super().get_urls(),
+        ]
+
+    def command_view(self, request: HttpRequest, object_id: str, name: str):
+        device = get_object_or_404(Device, pk=object_id)
+        if request.method != "POST" or name not in DEVICE_COMMANDS:
+            return HttpResponseRedirect(reverse("admin:devices_device_change", args=[device.pk]))
+        if not self.has_change_permission(request, device):
+            return HttpResponseRedirect(reverse("admin:index"))
+        _run(self, request, [device], name)
+        return HttpResponseRedirect(reverse("admin:devices_device_change", args=[device.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        device = Device.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if device is not None:
+            try:
+                live = shadow.get_shadow(device.thing_name)
+            except shadow.ShadowNotFound:
+                extra_context["live_error"] = "No shadow yet: this light has never connected."
+            except shadow.ShadowError as exc:
+                extra_context["live_error"] = f"The shadow service is unreachable: {exc}"
+            else:
+                extra_context["live_shadow"] = _pretty(live)
+            extra_context["cached_shadow"] = _pretty({
+                "state": {"desired": device.desired, "reported": device.reported},
+                "version": device.shadow_version,
+            })
+            extra_context["device_commands"] = [
+                (name, label) for name, (label, _a, _d) in DEVICE_COMMANDS.items()
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Scene)
 class SceneAdmin(admin.ModelAdmin):
     list_display = ["name", "home"]
     list_select_related = ["home"]
+    list_filter = [("home", admin.RelatedOnlyFieldListFilter)]
