@@ -10,9 +10,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Home, Membership, Role, User
+from devices.models import Device, Room
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_HOME = "Demo Home"
+# The simulated lights `make run` starts (firmware/sim): fixed thing names so the simulator,
+# the shadows in localcloud and these rows agree across restarts. (thing, name, room, LEDs)
+DEMO_LIGHTS = [
+    ("sl-00000000d030", "Desk strip", "Office", 30),
+    ("sl-00000000d060", "Shelf strip", "Living room", 60),
+    ("sl-00000000d150", "Sofa backlight", "Living room", 150),
+]
 
 
 def demo_password() -> str:
@@ -24,6 +32,27 @@ def demo_password() -> str:
     password = "demo-" + secrets.token_urlsafe(9)
     path.write_text(password + "\n")
     return password
+
+
+def ensure_demo_lights(home: Home) -> list[Device]:
+    """The three demo lights in Demo Home, each in its room (existing rows are kept as they are).
+
+    `led_count` is only a first guess shown until the light reports its own.
+    """
+    lights = []
+    for thing, name, room_name, led_count in DEMO_LIGHTS:
+        room, _ = Room.objects.get_or_create(home=home, name=room_name)
+        device, created = Device.objects.get_or_create(
+            thing_name=thing,
+            defaults={"home": home, "room": room, "name": name,
+                      "reported": {"led_count": led_count}},
+        )
+        if not created and device.home_id != home.pk:
+            # The thing was handed to another home by hand; the demo takes it back.
+            device.home, device.room = home, room
+            device.save(update_fields=["home", "room"])
+        lights.append(device)
+    return lights
 
 
 class Command(BaseCommand):
@@ -45,6 +74,7 @@ class Command(BaseCommand):
             )
             Membership.objects.get_or_create(user=user, home=home,
                                              defaults={"role": Role.OWNER})
+            ensure_demo_lights(home)
         if not quiet:
             self.stdout.write(
                 "\n"
