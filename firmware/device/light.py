@@ -1,0 +1,94 @@
+# The light's state: the six shadow keys of DESIGN section 4, their validation, and how a
+# change reaches the renderer.
+import effects
+
+KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
+
+DEFAULT = {
+    "on": True,
+    "brightness": 128,
+    "color": "#ffa050",
+    "effect": "solid",
+    "speed": 128,
+    "transition_ms": 500,
+}
+
+_HEX = "0123456789abcdef"
+
+
+def _int_in(value, lo, hi):
+    # JSON true/false are ints in Python; a brightness of `true` is a bad document.
+    if type(value) is not int or value < lo or value > hi:
+        return None
+    return value
+
+
+def clean(key, value):
+    """The value the light would show for `key`, or None when the value is not acceptable."""
+    if key == "on":
+        return value if type(value) is bool else None
+    if key == "brightness" or key == "speed":
+        return _int_in(value, 0, 255)
+    if key == "transition_ms":
+        return _int_in(value, 0, 60000)
+    if key == "color":
+        if type(value) is not str or len(value) != 7 or value[0] != "#":
+            return None
+        value = value.lower()
+        for c in value[1:]:
+            if c not in _HEX:
+                return None
+        return value
+    if key == "effect":
+        return value if type(value) is str and effects.index(value) >= 0 else None
+    return None
+
+
+def rgb(color):
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+class Light:
+    def __init__(self, renderer, state=None):
+        self.renderer = renderer
+        self.state = dict(DEFAULT)
+        if state:
+            self.update(state)
+        self.changes = 0  # bumped on every applied change (persistence watches it)
+
+    def update(self, doc):
+        """Take the acceptable known keys of doc into the state; return the number changed.
+
+        Unknown keys and bad values are ignored (DESIGN section 4: the device never crashes
+        on a bad document and reports what it really shows).
+        """
+        if type(doc) is not dict:
+            return 0
+        changed = 0
+        for key in KEYS:
+            if key in doc:
+                value = clean(key, doc[key])
+                if value is not None and self.state[key] != value:
+                    self.state[key] = value
+                    changed += 1
+        return changed
+
+    def apply(self, doc, now):
+        """update() and, when something changed, start the fade to the new look."""
+        changed = self.update(doc)
+        if changed:
+            self.changes += 1
+            self.show(now)
+        return changed
+
+    def show(self, now, transition_ms=None):
+        s = self.state
+        r, g, b = rgb(s["color"])
+        if transition_ms is None:
+            transition_ms = s["transition_ms"]
+        self.renderer.set(
+            s["on"], s["brightness"], r, g, b, s["effect"], s["speed"], transition_ms, now
+        )
+
+    def identify(self, now):
+        self.renderer.identify(now)

@@ -1,0 +1,125 @@
+# Flash: the device configuration and the saved light state.
+#
+# Flash cells wear out, so the state is written debounced: once changes stop it is written
+# QUIET_MS after the last one (well within 5 s), and while changes keep coming (a slider
+# dragged, an effect cycled by a schedule) at most once every MAX_DELAY_MS. A write goes to a
+# temporary file and is renamed over the old one, so a power cut mid-write leaves the previous
+# state intact (LittleFS renames atomically).
+import json
+import os
+
+from clock import ticks_diff
+
+# Defaults, overridden by the device-local /config.json (never committed; see
+# config.example.json). DESIGN section 4 names thing, endpoint, port, led_count, pin, max_ma.
+CONFIG = {
+    "thing": "",
+    "endpoint": "",
+    "port": 8883,
+    "tls": True,
+    "user": None,
+    "password": None,
+    "led_count": 30,
+    "pin": 19,
+    "order": "GRB",
+    "max_ma": 2000,
+    "ma_channel": 20,
+    "idle_ma": 1,
+    "keepalive_s": 45,
+    "fps": 50,
+    "offline_reboot_s": 900,
+    "wdt_ms": 30000,
+    "ntp_host": "pool.ntp.org",
+    "certs": "certs",
+}
+
+STATE_FILE = "state.json"
+QUIET_MS = 2000
+MAX_DELAY_MS = 60000
+
+
+def path(root, name):
+    return root + "/" + name if root else "/" + name
+
+
+def read_json(root, name):
+    try:
+        with open(path(root, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(root, name, doc):
+    tmp = path(root, name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(doc))
+    try:
+        os.rename(tmp, path(root, name))
+    except OSError:
+        # FAT cannot rename over an existing file.
+        try:
+            os.remove(path(root, name))
+        except OSError:
+            pass
+        os.rename(tmp, path(root, name))
+
+
+def load_config(root):
+    cfg = dict(CONFIG)
+    doc = read_json(root, "config.json")
+    if type(doc) is dict:
+        for key in doc:
+            cfg[key] = doc[key]
+    return cfg
+
+
+class Saver:
+    def __init__(self, root, quiet_ms=QUIET_MS, max_delay_ms=MAX_DELAY_MS):
+        self.root = root
+        self.quiet_ms = quiet_ms
+        self.max_delay_ms = max_delay_ms
+        self.dirty = False
+        self.first = 0  # when the unsaved changes began
+        self.last = 0  # the latest change
+        self.saved = None  # what flash holds, to skip writes that change nothing
+        self.writes = 0
+
+    def load(self):
+        doc = read_json(self.root, STATE_FILE)
+        if type(doc) is dict:
+            self.saved = doc
+            return doc
+        return None
+
+    def changed(self, now):
+        if not self.dirty:
+            self.dirty = True
+            self.first = now
+        self.last = now
+
+    def due(self, now):
+        if not self.dirty:
+            return False
+        return (
+            ticks_diff(now, self.last) >= self.quiet_ms
+            or ticks_diff(now, self.first) >= self.max_delay_ms
+        )
+
+    def poll(self, now, state):
+        """Write state when due; True when flash was written."""
+        if not self.due(now):
+            return False
+        self.dirty = False
+        return self.flush(state)
+
+    def flush(self, state):
+        """Write state now unless flash already holds it (before a reboot)."""
+        self.dirty = False
+        if state == self.saved:
+            return False
+        doc = dict(state)
+        write_json(self.root, STATE_FILE, doc)
+        self.saved = doc
+        self.writes += 1
+        return True

@@ -1,0 +1,23 @@
+# Check collector shared by the MicroPython and CPython runs of the same check scripts: each
+# check runs in isolation, and the results go back to pytest as one JSON line on stdout.
+import json
+
+MARK = "@@RESULT "
+FLASH = "/flash"  # the device's flash root for this run (CPython runs point it elsewhere)
+results = {}
+
+
+def check(name):
+    def wrap(fn):
+        try:
+            value = fn()
+            results[name] = {"ok": True, "value": value}
+        except Exception as e:
+            results[name] = {"ok": False, "error": type(e).__name__ + ": " + str(e)}
+        return fn
+
+    return wrap
+
+
+def done():
+    print(MARK + json.dumps(results))

@@ -1,0 +1,65 @@
+# Fake of MicroPython's `network` (ESP32): the air holds AIR networks; a station joins one
+# when the password matches. Tests change AIR/PASSWORDS to move the device around.
+STA_IF = 0
+AP_IF = 1
+
+# (ssid, bssid, channel, RSSI, security, hidden) as WLAN.scan() returns them
+AIR = []
+PASSWORDS = {}
+scans = 0
+
+
+class WLAN:
+    def __init__(self, interface=STA_IF):
+        self.interface = interface
+        self._active = False
+        self._ssid = None
+        self.config_args = {}
+        self.connects = []
+
+    def active(self, value=None):
+        if value is None:
+            return self._active
+        self._active = bool(value)
+        return self._active
+
+    def scan(self):
+        global scans
+        scans += 1
+        return list(AIR)
+
+    def connect(self, ssid, password=None):
+        self.connects.append(ssid)
+        self._ssid = None
+        for net in AIR:
+            if net[0].decode() == ssid and PASSWORDS.get(ssid) == password:
+                self._ssid = ssid
+
+    def disconnect(self):
+        self._ssid = None
+
+    def isconnected(self):
+        if self._ssid is None:
+            return False
+        for net in AIR:
+            if net[0].decode() == self._ssid:
+                return True
+        return False
+
+    def status(self, param=None):
+        if param == "rssi":
+            for net in AIR:
+                if net[0].decode() == self._ssid:
+                    return net[3]
+            return 0
+        return 1010 if self.isconnected() else 1000
+
+    def config(self, *args, **kwargs):
+        for key in kwargs:
+            self.config_args[key] = kwargs[key]
+        if args:
+            return self.config_args.get(args[0])
+        return None
+
+    def ifconfig(self, *args):
+        return ("192.168.4.1", "255.255.255.0", "192.168.4.1", "8.8.8.8")

@@ -1,0 +1,723 @@
+# Firmware logic checks, run unchanged under real MicroPython (Node + WebAssembly) and under
+# CPython by firmware/tests/test_logic.py. Each @check records a value the pytest side asserts.
+import json
+import os
+import socket
+
+import backoff
+import board
+import effects
+import hostcheck
+import light
+import machine
+import neopixel
+import network
+import ntptime
+import render
+import shadow
+import store
+import wifimgr
+from clock import ticks_add
+from hostcheck import check
+from umqtt.simple import BROKER, MQTTClient
+
+THING = "sl-0123456789ab"
+LOG = []
+_dirs = [0]
+
+
+def log(*args):
+    LOG.append(" ".join([str(a) for a in args]))
+
+
+def renderer(n=10, max_ma=0):
+    strip = neopixel.NeoPixel(None, n)
+    return render.Renderer(n, strip, max_ma), strip
+
+
+def pixels(r):
+    return [list(r.pixel(i)) for i in range(r.n)]
+
+
+def fresh_dir():
+    _dirs[0] += 1
+    d = hostcheck.FLASH + "/dev" + str(_dirs[0])
+    os.mkdir(d)
+    return d
+
+
+def make_device(cfg=None, saved=None, wifi=True, ssl=None):
+    root = fresh_dir()
+    conf = {
+        "thing": THING,
+        "endpoint": "broker.local",
+        "port": 1883,
+        "tls": False,
+        "led_count": 10,
+        "max_ma": 0,
+        "keepalive_s": 30,
+        "offline_reboot_s": 900,
+    }
+    if cfg:
+        for k in cfg:
+            conf[k] = cfg[k]
+    store.write_json(root, "config.json", conf)
+    if saved is not None:
+        store.write_json(root, "state.json", saved)
+    with open(root + "/wifi.dat", "w") as f:
+        f.write("home;secret\n")
+    network.AIR = [(b"home", b"\x00\x01\x02\x03\x04\x05", 6, -55, 3, False)] if wifi else []
+    network.PASSWORDS = {"home": "secret"}
+    BROKER.reset()
+    machine.resets = 0
+    ntptime.fail = 0
+    ntptime.calls = 0
+    d = board.make(root, machine, neopixel, network, socket, ntptime, MQTTClient, ssl, log)
+    return d, root
+
+
+def run(d, start, ms, every=20):
+    t = start
+    end = ticks_add(start, ms)
+    while t != end:
+        t = ticks_add(t, every)
+        d.step(t)
+    return t
+
+
+def reported(topic_payloads):
+    return [json.loads(p)["state"]["reported"] for p in topic_payloads]
+
+
+T = shadow.Topics(THING)
+
+
+def get_accepted(desired, version=7):
+    return json.dumps({"state": {"desired": desired, "reported": {}}, "version": version})
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+@check("solid shows the colour through gamma")
+def _():
+    r, strip = renderer()
+    r.set(True, 255, 255, 128, 0, "solid", 128, 0, 0)
+    r.frame(0)
+    return {"pixel": list(r.pixel(3)), "g128": render.GAMMA[128], "raw": list(strip.buf[:3])}
+
+
+@check("brightness scales before gamma")
+def _():
+    r, _ = renderer()
+    r.set(True, 128, 255, 255, 255, "solid", 128, 0, 0)
+    r.frame(0)
+    return {"pixel": list(r.pixel(0)), "expected": render.GAMMA[(255 * 129) >> 8]}
+
+
+@check("off is dark")
+def _():
+    r, strip = renderer()
+    r.set(False, 255, 255, 255, 255, "rainbow", 128, 0, 0)
+    r.frame(0)
+    return {"max": max(strip.buf), "power_ma": r.power_ma}
+
+
+@check("fade passes halfway at half the transition and lands on target")
+def _():
+    r, _ = renderer()
+    r.set(True, 255, 0, 0, 0, "solid", 128, 0, 0)
+    r.frame(0)
+    r.set(True, 255, 255, 255, 255, "solid", 128, 1000, 0)
+    r.frame(500)
+    half = r.cur[0]
+    mid_fading = r.fading(500)
+    r.frame(1000)
+    end = r.cur[0]
+    return {"half": half, "end": end, "fading_mid": mid_fading, "fading_end": r.fading(1000)}
+
+
+@check("every effect animates except solid")
+def _():
+    out = {}
+    for name in effects.NAMES:
+        r, strip = renderer(30)
+        r.set(True, 255, 255, 100, 50, name, 200, 0, 0)
+        frames = []
+        for t in range(0, 3000, 250):
+            r.frame(t)
+            frames.append(bytes(strip.buf))
+        distinct = 0
+        for i in range(1, len(frames)):
+            if frames[i] != frames[i - 1]:
+                distinct += 1
+        out[name] = distinct
+    return out
+
+
+@check("speed makes effects faster")
+def _():
+    out = {}
+    for speed in (0, 128, 255):
+        r, _ = renderer(10)
+        r.set(True, 255, 255, 0, 0, "rainbow", speed, 0, 0)
+        r.frame(0)
+        r.frame(1000)
+        out[str(speed)] = r.phase
+    return out
+
+
+@check("chase lights a short comet")
+def _():
+    r, strip = renderer(60)
+    r.set(True, 255, 255, 255, 255, "chase", 128, 0, 0)
+    r.frame(0)
+    r.frame(1234)
+    lit = 0
+    for i in range(60):
+        if r.pixel(i)[0] > 0:
+            lit += 1
+    return lit
+
+
+@check("rainbow covers the colour wheel")
+def _():
+    r, _ = renderer(48)
+    r.set(True, 255, 0, 0, 0, "rainbow", 128, 0, 0)
+    r.frame(0)
+    red = green = blue = 0
+    for i in range(48):
+        p = r.pixel(i)
+        if p[0] == 255:
+            red += 1
+        if p[1] == 255:
+            green += 1
+        if p[2] == 255:
+            blue += 1
+    return [red, green, blue]
+
+
+@check("WS2813 buffer is in GRB order")
+def _():
+    r, strip = renderer(2)
+    r.set(True, 255, 255, 0, 0, "solid", 128, 0, 0)
+    r.frame(0)
+    return list(strip.buf)
+
+
+@check("power estimate follows the per-channel model")
+def _():
+    r, _ = renderer(10)
+    r.set(True, 255, 255, 0, 0, "solid", 128, 0, 0)
+    r.frame(0)
+    red = r.power_ma
+    r.set(True, 255, 255, 255, 255, "solid", 128, 0, 0)
+    r.frame(20)
+    white = r.power_ma
+    return {"red": red, "white": white}
+
+
+@check("power limiter keeps every effect under max_ma")
+def _():
+    out = {}
+    for name in effects.NAMES:
+        r, _ = renderer(150, 1000)
+        r.set(True, 255, 255, 255, 255, name, 200, 0, 0)
+        worst = 0
+        for t in range(0, 2000, 40):
+            r.frame(t)
+            if r.power_ma > worst:
+                worst = r.power_ma
+        out[name] = worst
+    unlimited, _ = renderer(150, 0)
+    unlimited.set(True, 255, 255, 255, 255, "solid", 200, 0, 0)
+    unlimited.frame(0)
+    out["unlimited solid"] = unlimited.power_ma
+    return out
+
+
+@check("identify blinks three times and restores")
+def _():
+    r, _ = renderer(4)
+    r.set(True, 255, 0, 0, 255, "solid", 128, 0, 0)
+    r.frame(0)
+    r.identify(1000)
+    seen = []
+    for t in (1100, 1400, 1700, 2000, 2300, 2600, 2900):
+        r.frame(t)
+        seen.append(list(r.pixel(0)))
+    return seen
+
+
+# -- state and validation -------------------------------------------------------------------
+
+
+@check("light ignores unknown keys and bad values")
+def _():
+    r, _ = renderer()
+    lt = light.Light(r)
+    before = dict(lt.state)
+    n = lt.apply(
+        {
+            "brightness": 300,
+            "color": "red",
+            "on": 1,
+            "effect": "disco",
+            "foo": 1,
+            "speed": 10,
+            "transition_ms": -1,
+        },
+        0,
+    )
+    after = dict(lt.state)
+    changed = [k for k in light.KEYS if before[k] != after[k]]
+    return {"changed": n, "keys": changed, "speed": after["speed"]}
+
+
+@check("booleans are not numbers and colours are normalised")
+def _():
+    r, _ = renderer()
+    lt = light.Light(r)
+    lt.apply({"brightness": True, "speed": False, "color": "#ABCDEF", "on": False}, 0)
+    return lt.state
+
+
+@check("light restores a saved state")
+def _():
+    r, _ = renderer()
+    lt = light.Light(r, {"color": "#010203", "effect": "candle", "bogus": 3})
+    return lt.state
+
+
+# -- shadow messages ------------------------------------------------------------------------
+
+
+def shadow_rig():
+    r, strip = renderer(8)
+    lt = light.Light(r)
+    lt.show(0, 0)
+    sent = []
+
+    def publish(topic, payload):
+        sent.append((topic, payload))
+
+    def telemetry():
+        return {"fw": "x", "effects": list(effects.NAMES)}
+
+    sh = shadow.Shadow(THING, lt, publish, telemetry, log)
+    return sh, lt, sent
+
+
+@check("delta is applied and the shown state reported")
+def _():
+    sh, lt, sent = shadow_rig()
+    msg = json.dumps(
+        {"state": {"color": "#00ff00", "bogus": 1, "brightness": 999}, "version": 5}
+    ).encode()
+    ok = sh.handle(T.delta.encode(), msg, 10)
+    return {"ok": ok, "topic": sent[0][0], "reported": reported([p for (_, p) in sent])}
+
+
+@check("get accepted applies desired and reports everything connected")
+def _():
+    sh, lt, sent = shadow_rig()
+    sh.handle(T.get_accepted, get_accepted({"on": False, "effect": "twinkle"}), 0)
+    return {"synced": sh.synced, "reported": reported([p for (_, p) in sent])}
+
+
+@check("get rejected still reports the full state")
+def _():
+    sh, lt, sent = shadow_rig()
+    sh.handle(T.get_rejected, b'{"code":404,"message":"No shadow exists"}', 0)
+    return reported([p for (_, p) in sent])
+
+
+@check("commands identify and reboot")
+def _():
+    sh, lt, sent = shadow_rig()
+    a = sh.handle(T.cmd, b'{"id":"1","cmd":"identify"}', 0)
+    ident = lt.renderer.identifying
+    b = sh.handle(T.cmd, b'{"id":"2","cmd":"reboot"}', 0)
+    c = sh.handle(T.cmd, b'{"id":"3","cmd":"selfdestruct"}', 0)
+    return [a, ident, b, sh.reboot_requested, c, len(sent)]
+
+
+@check("bad messages are ignored")
+def _():
+    sh, lt, sent = shadow_rig()
+    before = dict(lt.state)
+    big = b'{"state":{"color":"#000000","pad":"' + b"x" * 20000 + b'"}}'
+    results = [
+        sh.handle(T.delta, big, 0),
+        sh.handle(b"$aws/things/sl-ffffffffffff/shadow/update/delta", b'{"state":{"on":false}}', 0),
+        sh.handle(T.delta, b"{not json", 0),
+        sh.handle(T.delta, b"[1,2]", 0),
+        sh.handle(T.delta, b'{"state":[1]}', 0),
+        sh.handle(T.delta, b"\xff\xfe", 0),
+        sh.handle(T.delta, None, 0),
+        sh.handle(T.cmd, b'"reboot"', 0),
+    ]
+    same = lt.state == before
+    return {"results": results, "same": same, "sent": len(sent), "dropped": sh.dropped}
+
+
+@check("thing names follow the contract")
+def _():
+    return [
+        shadow.thing_ok("sl-0123456789ab"),
+        shadow.thing_ok("sl-0123456789AB"),
+        shadow.thing_ok("sl-0123"),
+        shadow.thing_ok("xx-0123456789ab"),
+    ]
+
+
+# -- persistence ----------------------------------------------------------------------------
+
+
+@check("state is saved within 5 s once changes stop")
+def _():
+    root = fresh_dir()
+    s = store.Saver(root)
+    s.changed(0)
+    early = s.poll(1000, {"on": True})
+    wrote_at = None
+    for t in range(1000, 6000, 100):
+        if s.poll(t, {"on": True}):
+            wrote_at = t
+            break
+    return {"early": early, "wrote_at": wrote_at, "file": store.read_json(root, "state.json")}
+
+
+@check("constant change writes at most once a minute")
+def _():
+    root = fresh_dir()
+    s = store.Saver(root)
+    writes = []
+    state = {"brightness": 0}
+    t = 0
+    while t < 300000:  # five minutes of a slider being dragged, a change every 500 ms
+        if t % 500 == 0:
+            state["brightness"] = (t // 500) % 256
+            s.changed(t)
+        if s.poll(t, state):
+            writes.append(t)
+        t += 100
+    stop = t
+    last = dict(state)
+    settled = None
+    while t < stop + 10000:
+        if s.poll(t, state):
+            settled = t - stop
+            break
+        t += 100
+    gaps = [writes[i] - writes[i - 1] for i in range(1, len(writes))]
+    return {
+        "writes": len(writes),
+        "min_gap": min(gaps) if gaps else None,
+        "settled_after": settled,
+        "saved": store.read_json(root, "state.json") == last,
+    }
+
+
+@check("unchanged state is not rewritten")
+def _():
+    root = fresh_dir()
+    s = store.Saver(root)
+    s.changed(0)
+    first = s.poll(3000, {"on": True})
+    s.changed(4000)
+    second = s.poll(7000, {"on": True})
+    return [first, second, s.writes]
+
+
+@check("config file overrides the defaults")
+def _():
+    root = fresh_dir()
+    store.write_json(root, "config.json", {"thing": THING, "led_count": 150})
+    cfg = store.load_config(root)
+    return {"thing": cfg["thing"], "led_count": cfg["led_count"], "pin": cfg["pin"]}
+
+
+# -- backoff --------------------------------------------------------------------------------
+
+
+@check("backoff grows exponentially with jitter and caps at 30 s")
+def _():
+    hi = backoff.Backoff(lambda n: n - 1)
+    lo = backoff.Backoff(lambda n: 0)
+    highs = [hi.next_ms() for _ in range(8)]
+    lows = [lo.next_ms() for _ in range(8)]
+    hi.reset()
+    return {"high": highs, "low": lows, "after_reset": hi.next_ms()}
+
+
+# -- the device: boot, link, resilience ------------------------------------------------------
+
+
+@check("boot restores the saved look before any network")
+def _():
+    saved = {"color": "#00ff00", "brightness": 255, "effect": "solid"}
+    d, root = make_device(saved=saved, wifi=False)
+    t = run(d, d.now, 100)
+    return {
+        "state": d.light.state,
+        "pixel": list(d.renderer.pixel(0)),
+        "connects": BROKER.connects,
+        "scans": network.scans > 0,
+        "t": t is not None,
+    }
+
+
+@check("connect follows the contract")
+def _():
+    d, _ = make_device()
+    run(d, d.now, 200)
+    c = BROKER.clients[-1]
+    return {
+        "client_id": c.client_id,
+        "server": [c.server, c.port, c.keepalive],
+        "will": [c.lw_topic, c.lw_msg, c.lw_qos, c.lw_retain],
+        "subscriptions": [list(s) for s in c.subscriptions],
+        "first_publish": list(BROKER.published[0]),
+        "online": d.online(),
+    }
+
+
+@check("get accepted after connect reports full state")
+def _():
+    d, _ = make_device()
+    t = run(d, d.now, 100)
+    BROKER.send(T.get_accepted, get_accepted({"color": "#123456", "speed": 7}))
+    t = run(d, t, 100)
+    rep = reported(BROKER.sent(T.update))
+    return {"reported": rep[-1], "pixel_changes": d.light.state["color"]}
+
+
+@check("broker loss keeps the light, backs off, and resyncs from get")
+def _():
+    d, _ = make_device(cfg={"offline_reboot_s": 0})
+    t = run(d, d.now, 100)
+    BROKER.send(T.get_accepted, get_accepted({"color": "#ff0000", "brightness": 255}))
+    t = run(d, t, 2000)
+    shown = list(d.renderer.pixel(0))
+    BROKER.down = True
+    frames = d.renderer.frames
+    attempts = []
+    last = BROKER.connects
+    start = t
+    for _ in range(6000):  # two minutes offline
+        t = ticks_add(t, 20)
+        d.step(t)
+        if BROKER.connects != last:
+            last = BROKER.connects
+            attempts.append(t - start)
+    offline_frames = d.renderer.frames - frames
+    still = list(d.renderer.pixel(0))
+    # Changed in the cloud while the light was away:
+    BROKER.down = False
+    BROKER.inbox = []
+    for _ in range(2000):
+        t = ticks_add(t, 20)
+        d.step(t)
+        if d.online():
+            break
+    gets = BROKER.sent(T.get)
+    BROKER.send(T.get_accepted, get_accepted({"color": "#0000ff"}))
+    t = run(d, t, 1000)
+    gaps = [attempts[i] - attempts[i - 1] for i in range(1, len(attempts))]
+    return {
+        "shown": shown,
+        "still": still,
+        "offline_frames": offline_frames,
+        "gaps": gaps,
+        "online": d.online(),
+        "gets": len(gets),
+        "color": d.light.state["color"],
+        "last_report": reported(BROKER.sent(T.update))[-1],
+    }
+
+
+@check("a publish failure inside the handler drops the link instead of raising")
+def _():
+    d, _ = make_device()
+    t = run(d, d.now, 100)
+    BROKER.send(T.delta, json.dumps({"state": {"brightness": 3}}))
+    client = BROKER.clients[-1]
+    real = client.publish
+
+    def failing(topic, msg, retain=False, qos=0):
+        raise OSError(104)
+
+    client.publish = failing
+    d.step(ticks_add(t, 20))
+    client.publish = real
+    return {"online": d.online(), "brightness": d.light.state["brightness"]}
+
+
+@check("fifteen minutes without the cloud reboots")
+def _():
+    d, _ = make_device(wifi=False)
+    t = d.now
+    rebooted_at = None
+    for _ in range(1000):
+        t = ticks_add(t, 1000)
+        d.step(t)
+        if machine.resets:
+            rebooted_at = t - d.booted
+            break
+    return rebooted_at
+
+
+@check("reboot command saves the state and resets")
+def _():
+    d, root = make_device()
+    t = run(d, d.now, 100)
+    BROKER.send(T.delta, json.dumps({"state": {"color": "#abcdef"}}))
+    BROKER.send(T.cmd, json.dumps({"id": "9", "cmd": "reboot"}))
+    t = run(d, t, 1000)
+    return {"resets": machine.resets, "saved": store.read_json(root, "state.json")}
+
+
+@check("identify command blinks the strip")
+def _():
+    d, _ = make_device()
+    t = run(d, d.now, 100)
+    BROKER.send(T.cmd, json.dumps({"id": "1", "cmd": "identify"}))
+    t = run(d, t, 40)
+    during = d.renderer.identifying
+    t = run(d, t, 3000)
+    return [during, d.renderer.identifying]
+
+
+@check("watchdog is fed on every pass")
+def _():
+    d, _ = make_device(cfg={"wdt_ms": 30000})
+    w = machine.wdts[-1]
+    run(d, d.now, 1000)
+    return {"timeout": w.timeout, "feeds": w.feeds}
+
+
+@check("tls syncs time first and retries when ntp fails")
+def _():
+    made = []
+
+    class Ctx:
+        verify_mode = 0
+
+        def __init__(self, proto):
+            made.append(proto)
+
+        def load_verify_locations(self, cafile=None):
+            made.append(cafile)
+
+        def load_cert_chain(self, cert, key):
+            made.append(cert)
+            made.append(key)
+
+    class FakeSsl:
+        PROTOCOL_TLS_CLIENT = 16
+        CERT_REQUIRED = 2
+        SSLContext = Ctx
+
+    d, root = make_device(cfg={"tls": True, "port": 8883}, ssl=FakeSsl)
+    ntptime.fail = 2
+    run(d, d.now, 20000)
+    return {
+        "ntp_calls": ntptime.calls,
+        "online": d.online(),
+        "files": [str(m).replace(root, "<root>") for m in made[1:]],
+        "port": BROKER.clients[-1].port if BROKER.clients else None,
+        "ssl": BROKER.clients[-1].ssl is not None if BROKER.clients else None,
+    }
+
+
+@check("plain mqtt skips time sync")
+def _():
+    d, _ = make_device(cfg={"tls": False})
+    run(d, d.now, 200)
+    return {"ntp_calls": ntptime.calls, "online": d.online(), "ssl": BROKER.clients[-1].ssl}
+
+
+@check("telemetry reports power after a change settles")
+def _():
+    d, _ = make_device(cfg={"led_count": 30})
+    t = run(d, d.now, 100)
+    look = {"on": True, "brightness": 255, "color": "#ffffff", "transition_ms": 0}
+    BROKER.send(T.get_accepted, get_accepted(look))
+    t = run(d, t, 3000)
+    BROKER.send(T.delta, json.dumps({"state": {"on": False}}))
+    t = run(d, t, 5000)
+    reports = reported(BROKER.sent(T.update))
+    power = [r["power_ma"] for r in reports if list(r.keys()) == ["power_ma"]]
+    return {"power_reports": power, "now": d.renderer.power_ma}
+
+
+# -- WiFi manager ---------------------------------------------------------------------------
+
+
+@check("wifi joins the strongest known network")
+def _():
+    root = fresh_dir()
+    with open(root + "/wifi.dat", "w") as f:
+        f.write("weak;pw1\nstrong;pw2\n")
+    network.AIR = [
+        (b"weak", b"", 1, -80, 3, False),
+        (b"stranger", b"", 1, -30, 3, False),
+        (b"strong", b"", 6, -50, 3, False),
+    ]
+    network.PASSWORDS = {"weak": "pw1", "strong": "pw2"}
+    w = wifimgr.WifiManager(network, socket, root, THING, log)
+    w.poll(0)
+    return {"connects": w.sta.connects, "connected": w.poll(100), "ap": w.ap is not None}
+
+
+@check("wifi setup portal lists networks and stores the choice")
+def _():
+    root = fresh_dir()
+    network.AIR = [(b"Cafe <5G>", b"", 1, -40, 3, False), (b"home", b"", 1, -60, 3, False)]
+    network.PASSWORDS = {"home": "p@ss word"}
+    socket.pending = []
+    socket.answered = []
+    w = wifimgr.WifiManager(network, socket, root, THING, log)
+    w.poll(0)
+    ap_name = w.ap.config_args.get("essid") if w.ap else None
+    socket.pending.append(b"GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n\r\n")
+    w.poll(100)
+    body = b"ssid=home&password=p%40ss+word"
+    socket.pending.append(
+        b"POST /save HTTP/1.1\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    w.poll(200)
+    w.poll(300)  # joins right away with the stored password
+    joined = w.poll(400)
+    with open(root + "/wifi.dat") as f:
+        stored = f.read()
+    page = socket.answered[0].decode()
+    return {
+        "ap": ap_name,
+        "lists": "Cafe &lt;5G&gt;" in page and ">home<" in page,
+        "status": [a.decode().split("\r\n")[0] for a in socket.answered],
+        "stored": stored,
+        "joined": joined,
+        "portal_closed": w.ap is None and socket.servers[-1].closed,
+    }
+
+
+@check("wifi form rejects a missing network name")
+def _():
+    root = fresh_dir()
+    network.AIR = []
+    socket.pending = [b"POST /save HTTP/1.1\r\nContent-Length: 9\r\n\r\npassword="]
+    socket.answered = []
+    w = wifimgr.WifiManager(network, socket, root, THING, log)
+    w.poll(0)
+    w.poll(10)
+    try:
+        open(root + "/wifi.dat").close()
+        exists = True
+    except OSError:
+        exists = False
+    return {"status": socket.answered[0].decode().split("\r\n")[0], "stored": exists}
+
+
+hostcheck.done()
