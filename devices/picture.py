@@ -11,6 +11,7 @@ import colorsys
 import json
 import os
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,18 @@ def gradient(pixels: Sequence[str]) -> str:
 
 
 def strip_gradient(state: Mapping[str, Any], led_count: int) -> str:
+    key = tuple(state.get(k) for k in ("on", "brightness", "color", "effect"))
+    try:
+        return _cached_gradient(key, led_count)
+    except TypeError:  # an unhashable value in a malformed reported state
+        return gradient(strip_pixels(state, led_count))
+
+
+@lru_cache(maxsize=4096)
+def _cached_gradient(key: tuple, led_count: int) -> str:
+    # Most lights of a home share a handful of looks: compute each picture once.
+    on, brightness, color, effect = key
+    state = {"on": on, "brightness": brightness, "color": color, "effect": effect}
     return gradient(strip_pixels(state, led_count))
 
 

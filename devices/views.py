@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
@@ -60,6 +61,37 @@ def live_state(device: Device, base=None) -> dict[str, Any]:
     }
 
 
+def _url_maker(name: str):
+    """reverse() once, then fill in each code: reversing per light is most of a card's cost."""
+    marker = "00000000-0000-0000-0000-000000000000"
+    pattern = reverse(name, args=[marker])
+    return lambda code: pattern.replace(marker, str(code))
+
+
+def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
+    live = live_state(device, base)
+    look = live["look"]
+    shown = live["shown"]
+    if shown.get("on"):
+        shown_text = (f"shows on · {round(int(shown.get('brightness', 0)) * 100 / 255)} % · "
+                      f"{shown.get('color')} · {shown.get('effect')}")
+    else:
+        shown_text = "shows off"
+    effects = list(live["effects"])
+    if look["effect"] not in effects:
+        effects.append(look["effect"])
+    return {
+        "device": device,
+        "code": live["code"],
+        "live": live,
+        "look": look,
+        "shown_text": shown_text,
+        "effects": [(name, name == look["effect"]) for name in effects],
+        "state_url": state_url(device.code),
+        "edit_url": edit_url(device.code),
+    }
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -70,10 +102,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     devices = list(Device.objects.filter(home=home).select_related("room").order_by("name"))
     scenes = list(home.scenes.order_by("name"))
     base = frames_dir()
+    state_url, edit_url = _url_maker("device_state"), _url_maker("device_edit")
     by_room: dict[int | None, list[dict[str, Any]]] = {}
     for device in devices:
-        by_room.setdefault(device.room_id, []).append({"device": device,
-                                                        "live": live_state(device, base)})
+        by_room.setdefault(device.room_id, []).append(_card(device, base, state_url, edit_url))
     groups = [{"room": room, "lights": by_room.get(room.pk, [])} for room in rooms]
     if by_room.get(None):
         groups.append({"room": None, "lights": by_room[None]})
@@ -81,6 +113,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "home": home,
         "membership": membership,
         "can_control": membership.can_control,
+        "disabled": "" if membership.can_control else "disabled",
         "groups": groups,
         "devices": devices,
         "scenes": scenes,
