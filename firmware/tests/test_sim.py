@@ -1,0 +1,259 @@
+"""The simulator: real firmware modules on CPython against localcloud's broker and shadow
+service, driven end to end through the AWS IoT data-plane API (boto3 iot-data)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from firmware.sim.fleet import Fleet
+from firmware.sim.umqtt import MQTTClient
+from localcloud.testing import LocalCloud
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with LocalCloud(moto=False) as cloud:
+        yield cloud
+
+
+class Sim:
+    """`python -m firmware.sim` in a subprocess, its output collected line by line."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "firmware.sim", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_line(self, text: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.lines:
+                return
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not printed; output:\n" + "\n".join(self.lines))
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(10)
+        self._reader.join(5)
+
+
+def eventually(fn, timeout: float = 10, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
+
+
+def shadow(cloud, thing: str) -> dict:
+    return json.loads(cloud.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
+
+
+def set_desired(cloud, thing: str, desired: dict) -> None:
+    payload = json.dumps({"state": {"desired": desired}}).encode()
+    cloud.client("iot-data").update_thing_shadow(thingName=thing, payload=payload)
+
+
+def frame(folder: Path) -> list[list[int]] | None:
+    try:
+        return json.loads((folder / "frame.json").read_text())["pixels"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(cloud, tmp_path):
+    thing = "sl-e2e000000001"
+    sim = Sim(
+        "--things", thing, "--led-counts", "12", "--broker", cloud.mqtt_url,
+        "--state-dir", str(tmp_path),
+    )  # fmt: skip
+    try:
+        sim.wait_line(f"sim {thing} connected")
+        sim.wait_line("sim ready")
+        folder = tmp_path / thing
+        assert json.loads((folder / "config.json").read_text())["led_count"] == 12
+        eventually(lambda: shadow(cloud, thing)["state"]["reported"].get("connected") is True)
+
+        # When: the platform writes desired through the data-plane API.
+        set_desired(
+            cloud, thing, {"color": "#00ff00", "brightness": 255, "on": True, "transition_ms": 0}
+        )
+
+        # Then: the strip shows it and the shadow reports it, which clears the delta.
+        eventually(lambda: frame(folder) == [[0, 255, 0]] * 12)
+        doc = eventually(
+            lambda: (d := shadow(cloud, thing))["state"]["reported"].get("color") == "#00ff00"
+            and "delta" not in d["state"]
+            and d
+        )
+        reported = doc["state"]["reported"]
+        assert reported["brightness"] == 255 and reported["led_count"] == 12
+        assert reported["effects"][0] == "solid"
+
+        # And: killing the simulator (no DISCONNECT) makes the broker publish the Last Will.
+        sim.kill(signal.SIGKILL)
+        eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is False)
+    finally:
+        sim.kill()
+
+
+def test_a_restarted_simulator_restores_its_light_and_applies_offline_changes(cloud, tmp_path):
+    thing = "sl-e2e000000002"
+    args = ("--things", thing, "--broker", cloud.mqtt_url, "--state-dir", str(tmp_path))
+    sim = Sim(*args, "--led-counts", "5")
+    try:
+        sim.wait_line("sim ready")
+        set_desired(cloud, thing, {"color": "#ff0000", "brightness": 255, "transition_ms": 0})
+        eventually(lambda: frame(tmp_path / thing) == [[255, 0, 0]] * 5)
+    finally:
+        sim.kill(signal.SIGTERM)  # saves the state, no DISCONNECT
+    saved = json.loads((tmp_path / thing / "state.json").read_text())
+    assert saved["color"] == "#ff0000"
+    eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is False)
+
+    # While the light is away the platform changes it; the restart resyncs from `get`.
+    set_desired(cloud, thing, {"color": "#0000ff", "effect": "solid"})
+    sim = Sim(*args, "--led-counts", "99")  # a reused folder keeps its own LED count
+    try:
+        sim.wait_line("sim ready")
+        eventually(lambda: frame(tmp_path / thing) == [[0, 0, 255]] * 5, timeout=15)
+        eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is True)
+        assert shadow(cloud, thing)["state"]["reported"]["color"] == "#0000ff"
+    finally:
+        sim.kill()
+
+
+def test_identify_blinks_the_simulated_strip(cloud, tmp_path):
+    thing = "sl-e2e000000003"
+    fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[4])
+    with fleet:
+        assert fleet.wait_connected(10)
+        light = fleet.lights[thing]
+        set_desired(cloud, thing, {"color": "#0000ff", "brightness": 255, "transition_ms": 0})
+        assert light.wait_for(lambda px: px == [[0, 0, 255]] * 4)
+        payload = json.dumps({"id": "6d1c", "cmd": "identify"}).encode()
+        cloud.client("iot-data").publish(topic=f"smartlight/{thing}/cmd", qos=1, payload=payload)
+        assert light.wait_for(lambda px: px == [[255, 255, 255]] * 4)
+        assert light.wait_for(lambda px: px == [[0, 0, 0]] * 4)
+        assert light.wait_for(lambda px: px == [[0, 0, 255]] * 4, timeout=5)
+
+
+def test_the_reboot_command_restarts_the_light_from_its_folder(cloud, tmp_path):
+    thing = "sl-e2e000000004"
+    fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[3])
+    with fleet:
+        assert fleet.wait_connected(10)
+        light = fleet.lights[thing]
+        set_desired(cloud, thing, {"color": "#123456", "transition_ms": 0})
+        assert light.wait_for(lambda px: light.state.get("color") == "#123456")
+        payload = json.dumps({"id": "r1", "cmd": "reboot"}).encode()
+        cloud.client("iot-data").publish(topic=f"smartlight/{thing}/cmd", qos=1, payload=payload)
+        eventually(lambda: light.restarts == 1 and light.connections >= 2)
+        assert light.state["color"] == "#123456"
+        assert json.loads((tmp_path / thing / "state.json").read_text())["color"] == "#123456"
+
+
+def test_the_device_identity_is_enforced_for_the_simulated_light(cloud, tmp_path):
+    # The broker only lets a device touch its own topics; the firmware's subscriptions and
+    # publishes all pass, so the connection is still up after a full exchange.
+    thing = "sl-e2e000000005"
+    fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[2])
+    with fleet:
+        assert fleet.wait_connected(10)
+        set_desired(cloud, thing, {"speed": 9})
+        light = fleet.lights[thing]
+        eventually(lambda: light.state.get("speed") == 9)
+        assert light.connected and light.connections == 1
+
+
+def test_the_umqtt_shim_speaks_mqtt_with_a_last_will(cloud):
+    # A service-credential observer sees a device's LWT after its socket dies.
+    user, password = cloud.service_credentials
+    got: list[tuple[bytes, bytes]] = []
+    observer = MQTTClient("observer-fw", cloud.mqtt_host, cloud.mqtt_port, user, password, 30)
+    observer.set_callback(lambda t, m: got.append((t, m)))
+    observer.connect()
+    observer.subscribe("smartlight/sl-e2e000000006/lwt", 1)
+    device = MQTTClient("sl-e2e000000006", cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
+    device.set_last_will("smartlight/sl-e2e000000006/lwt", b'{"x":1}', False, 1)
+    device.connect()
+    device.publish("smartlight/sl-e2e000000006/hello", b"hi", qos=1)
+    assert device.sock is not None
+    device.sock.close()
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        observer.check_msg()
+        time.sleep(0.01)
+    observer.disconnect()
+    assert got == [(b"smartlight/sl-e2e000000006/lwt", b'{"x":1}')]
+
+
+def test_the_command_line_rejects_bad_input(tmp_path):
+    cases = [
+        ["--count", "2", "--state-dir", str(tmp_path)],  # no broker
+        ["--things", "sl-XYZ", "--broker", "mqtt://127.0.0.1:1", "--state-dir", str(tmp_path)],
+        ["--count", "1", "--broker", "http://x", "--state-dir", str(tmp_path)],
+        ["--broker", "mqtt://127.0.0.1:1"],  # neither --state-dir nor --device-dir
+        ["--led-counts", "ten", "--broker", "mqtt://127.0.0.1:1", "--state-dir", str(tmp_path)],
+    ]
+    env = dict(os.environ)
+    for args in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "firmware.sim", *args],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, env=env,
+        )  # fmt: skip
+        assert proc.returncode == 2, args
+        assert "error:" in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_device_dir_runs_one_provisioned_light(cloud, tmp_path):
+    thing = "sl-e2e000000007"
+    folder = tmp_path / "board"
+    folder.mkdir()
+    config = {
+        "thing": thing, "endpoint": cloud.mqtt_host, "port": cloud.mqtt_port, "tls": False,
+        "led_count": 6, "pin": 19, "max_ma": 500,
+    }  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config))
+    sim = Sim("--device-dir", str(folder))
+    try:
+        sim.wait_line(f"sim {thing} connected")
+        sim.wait_line("sim ready")
+        reported = eventually(lambda: shadow(cloud, thing)["state"].get("reported"))
+        assert reported["led_count"] == 6 and reported["max_ma"] == 500
+        assert json.loads((folder / "config.json").read_text()) == config  # left as provisioned
+    finally:
+        sim.kill()
