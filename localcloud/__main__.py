@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -87,8 +88,16 @@ async def serve(config: Config) -> None:
         await cloud.stop()
 
 
+def raise_open_file_limit() -> None:
+    # A broker holds one socket per device: use the hard limit, not the soft default of 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    raise_open_file_limit()
     try:
         asyncio.run(serve(config))
     except OSError as error:

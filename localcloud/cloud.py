@@ -75,6 +75,10 @@ class Bus(Protocol):
 
     def listen(self, topic_filter: str, listener: Listener) -> None: ...
 
+    def wanted(self, topic: str) -> bool:
+        """Whether anyone could receive `topic` (False lets the service skip building it)."""
+        ...
+
 
 class BrokerBus:
     """The in-process broker: listeners run inside its routing, no network hop."""
@@ -87,6 +91,9 @@ class BrokerBus:
 
     def listen(self, topic_filter: str, listener: Listener) -> None:
         self.broker.add_listener(topic_filter, listener)
+
+    def wanted(self, topic: str) -> bool:
+        return bool(self.broker.tree.match(topic))
 
     async def start(self) -> None:
         return None
@@ -115,6 +122,9 @@ class ClientBus:
 
     def listen(self, topic_filter: str, listener: Listener) -> None:
         self.listeners.append((topic_filter, listener))
+
+    def wanted(self, topic: str) -> bool:
+        return True  # the external broker's subscriptions are unknown to us
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         for topic_filter, listener in self.listeners:
@@ -156,7 +166,8 @@ class ShadowService:
         name = levels[5] if len(levels) == 7 else ""
         op = levels[-1]
         if op == "update":
-            outcome = self.store.update(thing, name, payload)
+            documents = self.bus.wanted(shadow_topic_root(thing, name) + "update/documents")
+            outcome = self.store.update(thing, name, payload, documents)
         elif op == "get":
             outcome = self.store.get(thing, name, payload)
         else:
@@ -172,7 +183,8 @@ class ShadowService:
 
     # --- HTTP data plane ----------------------------------------------------------------------
     def update(self, thing: str, name: str, payload: bytes) -> Outcome:
-        outcome = self.store.update(thing, name, payload)
+        documents = self.bus.wanted(shadow_topic_root(thing, name) + "update/documents")
+        outcome = self.store.update(thing, name, payload, documents)
         # Over HTTP the caller gets the error in the response; AWS publishes no MQTT rejection
         # ("Device Shadow error messages"), but the accepted/delta/documents messages go out.
         self._publish(thing, name, outcome, include_rejected=False)

@@ -216,13 +216,15 @@ class ShadowStore:
         self.on_change = on_change
 
     # --- requests ---------------------------------------------------------------------------
-    def update(self, thing: str, name: str, payload: bytes) -> Outcome:
+    def update(self, thing: str, name: str, payload: bytes, documents: bool = True) -> Outcome:
+        """Apply an update; `documents=False` skips building `/update/documents` (nobody
+        listens), which is a third of the work of an update."""
         token: str | None = None
         try:
             _check_names(thing, name)
             request = _parse(payload)
             token = _client_token(request)
-            result = self._update(thing, name, request, token)
+            result = self._update(thing, name, request, token, documents)
         except ShadowError as error:
             error.client_token = error.client_token or token
             body = encode(error.document())
@@ -317,7 +319,7 @@ class ShadowStore:
             self.on_change()
 
     def _update(self, thing: str, name: str, request: dict[str, Any],
-                token: str | None) -> Outcome:
+                token: str | None, with_documents: bool) -> Outcome:
         version = request.get("version")
         if "version" in request and (
             type(version) is not int or version < 0  # bool is not a version
@@ -346,7 +348,7 @@ class ShadowStore:
 
         now = int(time.time())
         stamp = {"timestamp": now}
-        previous = shadow.state_document() if shadow else None
+        previous = shadow.state_document() if shadow and with_documents else None
         if previous is not None:
             # The previous document must not see the changes applied below.
             previous = _copy(previous)
@@ -397,11 +399,12 @@ class ShadowStore:
                 delta_doc["clientToken"] = token
             messages.append(("update/delta", encode(delta_doc)))
 
-        documents: dict[str, Any] = {"previous": previous, "current": new.state_document(),
-                                     "timestamp": now}
-        if token is not None:
-            documents["clientToken"] = token
-        messages.append(("update/documents", encode(documents)))
+        if with_documents:
+            documents: dict[str, Any] = {"previous": previous,
+                                         "current": new.state_document(), "timestamp": now}
+            if token is not None:
+                documents["clientToken"] = token
+            messages.append(("update/documents", encode(documents)))
         return Outcome(200, body, messages)
 
 
