@@ -76,3 +76,12 @@ def charlies_light(charlies_home):
         home=charlies_home, name="Charlie's lamp", thing_name="sl-0000000000c1",
         reported=dict(REPORTED), connected=True,
     )
+
+
+@pytest.fixture(scope="session")
+def cloud():
+    """One localcloud (subprocess, ephemeral ports) for the integration and browser tests."""
+    from localcloud.testing import LocalCloud
+
+    with LocalCloud() as cloud:
+        yield cloud

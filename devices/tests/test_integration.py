@@ -22,14 +22,6 @@ pytestmark = pytest.mark.integration
 THING = "sl-00000000e501"
 
 
-@pytest.fixture(scope="module")
-def cloud():
-    from localcloud.testing import LocalCloud
-
-    with LocalCloud() as cloud:
-        yield cloud
-
-
 def test_a_patch_reaches_the_strip_and_presence_follows_the_light(
     cloud, settings, client_for, bob, light, tmp_path
 ):

@@ -1,0 +1,103 @@
+"""The lights dashboard in a real browser (Debian's chromium), against the whole local system:
+localcloud, a simulated light running the real firmware, and the shadow-events consumer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from devices.tests.stack import Consumer, SimLights, point_settings_at
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+THING = "sl-00000000b501"
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def system(transactional_db, cloud, settings, tmp_path):
+    point_settings_at(cloud, settings)
+    sims = SimLights(cloud, tmp_path, {THING: 30})
+    yield sims, Consumer(settings.SHADOW_EVENTS_QUEUE)
+    sims.kill()
+
+
+def sign_in(page, email: str) -> None:
+    page.goto("/")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def pump_until(consumer, page, check, timeout_s: float = 10) -> None:
+    """Run the consumer while the page polls its live feed, until check() holds."""
+    waited = 0.0
+    while waited < timeout_s:
+        consumer.real.poll_once()
+        if check():
+            return
+        page.wait_for_timeout(100)
+        waited += 0.1
+    raise AssertionError("the page did not show the change in time")
+
+
+def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
+    system, page, live_server, home, alice
+):
+    from devices.models import Device
+
+    sims, consumer = system
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING)
+    sims.start()
+    consumer.until(lambda: Device.objects.get(pk=light.pk).connected)
+
+    # Given alice on her dashboard
+    sign_in(page, alice.email)
+    card = page.locator(f"#light-{light.code}")
+    card.wait_for()
+    page.evaluate("window.__no_reload = true")
+    status = card.locator("[data-role=status]")
+    shown = card.locator("[data-role=shown]")
+    pump_until(consumer, page, lambda: status.inner_text() == "Online")
+
+    # When she switches it on (it starts off)
+    switch = card.locator("[data-control=on]")
+    if switch.is_checked():
+        switch.uncheck()
+        pump_until(consumer, page, lambda: shown.inner_text() == "shows off")
+    switch.check()
+    # Then the light reports it and the card shows it, without a reload
+    pump_until(consumer, page, lambda: shown.inner_text().startswith("shows on"))
+
+    # When she picks a colour
+    card.locator("[data-control=color]").fill("#00ff00")
+    # Then the reported state and the strip picture follow
+    pump_until(consumer, page, lambda: "#00ff00" in shown.inner_text())
+    pump_until(consumer, page, lambda: card.locator("[data-role=pending]").is_hidden())
+    strip = card.locator("[data-role=strip]").evaluate("e => e.style.background")
+    stops = re.findall(r"rgb\((\d+), (\d+), (\d+)\)", strip)
+    assert stops and all(r == b == "0" and int(g) > 0 for r, g, b in stops), strip
+    assert Device.objects.get(pk=light.pk).reported["color"] == "#00ff00"
+    assert page.evaluate("window.__no_reload") is True
+
+
+def test_a_viewer_sees_the_lights_with_disabled_controls(
+    system, browser, live_server, home, vera
+):
+    from devices.models import Device
+
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING,
+                                  reported={"on": True, "color": "#ff0000", "brightness": 255})
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, vera.email)
+        card = page.locator(f"#light-{light.code}")
+        card.wait_for()
+        for control in ("on", "brightness", "color", "effect", "speed"):
+            assert card.locator(f"[data-control={control}]").is_disabled(), control
+        assert page.get_by_role("button", name="Save scene").count() == 0
+    finally:
+        context.close()
