@@ -2,7 +2,9 @@
 
 Each action runs in one `transaction.atomic()` and either makes its whole change or raises
 `ActionError` (a message for the person) and changes nothing. Side effects that leave the
-database (mail) are scheduled with `transaction.on_commit`, so a rolled-back change sends nothing.
+database (mail, the iot_cookie mirror) are scheduled with `transaction.on_commit`, so a
+rolled-back change sends nothing; membership changes also record the stale iot_cookie items in
+the same transaction (DESIGN section 6).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts import iot_cookie
 from accounts.models import ApiToken, Home, Invitation, Membership, Role, User
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ def do_create_home(user: User, name: str, timezone: str = "UTC") -> Home:
     with transaction.atomic():
         home = Home.objects.create(name=name, timezone=timezone)
         Membership.objects.create(user=user, home=home, role=Role.OWNER)
+        iot_cookie.mark_user(user)
     return home
 
 
@@ -66,7 +70,12 @@ def do_update_home(
     home.latitude = latitude
     home.longitude = longitude
     home.full_clean()
-    home.save(update_fields=["name", "timezone", "latitude", "longitude"])
+    with transaction.atomic():
+        renamed = Home.objects.filter(pk=home.pk).exclude(name=name).exists()
+        home.save(update_fields=["name", "timezone", "latitude", "longitude"])
+        if renamed:
+            # Items carry the home's name.
+            iot_cookie.mark_home(home)
     return home
 
 
@@ -99,6 +108,7 @@ def do_change_role(membership: Membership, role: str) -> Membership:
             _refuse_if_last_owner(membership, "be demoted")
         membership.role = role
         membership.save(update_fields=["role"])
+        iot_cookie.mark_user(membership.user)
     return membership
 
 
@@ -107,6 +117,7 @@ def do_remove_member(membership: Membership) -> None:
         membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
         _refuse_if_last_owner(membership, "be removed")
         membership.delete()
+        iot_cookie.mark_user(membership.user)
 
 
 def do_leave_home(membership: Membership) -> None:
@@ -114,6 +125,7 @@ def do_leave_home(membership: Membership) -> None:
         membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
         _refuse_if_last_owner(membership, "leave")
         membership.delete()
+        iot_cookie.mark_user(membership.user)
 
 
 # --- invitations ------------------------------------------------------------------------------
@@ -192,6 +204,7 @@ def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
         invitation.accepted = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted", "accepted_by"])
+        iot_cookie.mark_user(user)
     return membership
 
 
@@ -227,8 +240,11 @@ def do_adopt_cognito_sub(user: User, sub: str) -> bool:
         if User.objects.filter(iot_user_id=sub).exclude(pk=user.pk).exists():
             log.warning("Cognito sub %s already belongs to another user; not adopted", sub)
             return False
+        old = user.iot_user_id
         user.iot_user_id = sub
         user.save(update_fields=["iot_user_id"])
+        # The item moves: the old key is deleted, the new one written.
+        iot_cookie.mark_users([old, sub])
     return True
 
 

@@ -188,3 +188,23 @@ class ApiToken(models.Model):
             user=user, name=name, prefix=raw[:10], token_hash=hash_token(raw)
         )
         return token, raw
+
+
+class IotCookieOutbox(models.Model):
+    """An `iot_cookie` item (DESIGN section 6) that must be brought up to date.
+
+    Written in the same transaction as the membership change that makes the item stale, keyed by
+    the DynamoDB partition key (`user_id` = `User.iot_user_id`, kept even after the user is
+    gone so the item can be deleted). The push task removes the row only if `version` did not
+    move meanwhile; rows left behind are retried by the flush task and reconcile_iot_cookie.
+    """
+
+    user_id = models.CharField(max_length=64, unique=True)
+    version = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=dj_timezone.now)
+    updated = models.DateTimeField(default=dj_timezone.now)
+
+    def __str__(self) -> str:
+        return f"iot_cookie {self.user_id} v{self.version}"

@@ -50,3 +50,52 @@ def fast_password_hashing(settings):
     # The fixture users are created with a password; PBKDF2's deliberate slowness (~0.3 s a
     # user on this machine) would dominate these tests without testing anything of ours.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def celery_eager():
+    """Run tasks in-process. The root conftest's CELERY_TASK_ALWAYS_EAGER comes too late:
+    pytest-django loads the settings before the root conftest module is imported."""
+    from smartlight import celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def iot_table(settings, celery_eager):
+    """moto in-process with an empty `iot_cookie` table; returns a DynamoDB client.
+
+    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
+    Celery tasks run in-process, so a committed change reaches the table at once.
+    """
+    from moto import mock_aws
+
+    from smartlight import aws
+
+    settings.AWS_MODE = "aws"
+    settings.AWS_ENDPOINT_OVERRIDES = {}
+    aws.reset_clients()
+    with mock_aws():
+        client = aws.client("dynamodb")
+        client.create_table(
+            TableName=settings.IOT_COOKIE_TABLE,
+            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+    aws.reset_clients()
+
+
+@pytest.fixture
+def synced(iot_table, home, charlies_home):
+    """Given the mirror is in step: the fixture homes' pending items are pushed."""
+    from accounts.models import IotCookieOutbox
+    from accounts.tasks import flush_iot_cookie_outbox
+
+    assert flush_iot_cookie_outbox() == 0
+    assert not IotCookieOutbox.objects.exists()
+    return iot_table

@@ -11,8 +11,11 @@ from django.core.management import call_command
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_demo_owner_invites_a_member_who_signs_up_and_sees_the_home(page, browser, live_server):
-    from accounts.models import Membership
+def test_the_demo_owner_invites_a_member_who_signs_up_and_sees_the_home(
+    page, browser, live_server, iot_table
+):
+    from accounts import iot_cookie
+    from accounts.models import Membership, User
     from devices.management.commands.seed_demo import DEMO_EMAIL, demo_password
 
     call_command("seed_demo", quiet=True)
@@ -61,3 +64,6 @@ def test_the_demo_owner_invites_a_member_who_signs_up_and_sees_the_home(page, br
     assert Membership.objects.get(user__email="guest@example.com", home__name="Demo Home").role == (
         "member"
     )
+    # And the iot_cookie mirror already lists both of the invitee's homes.
+    guest_item = iot_cookie.remote_item(User.objects.get(email="guest@example.com").iot_user_id)
+    assert sorted(h["name"] for h in guest_item["homes"]) == ["Demo Home", "guest's home"]
