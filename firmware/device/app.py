@@ -89,6 +89,9 @@ class Device:
         # umqtt's reader, so it only marks the link broken and step() reconnects.
         if self.client is None:
             return
+        if type(payload) is str:
+            # umqtt.simple sizes the packet with len(msg): characters, not bytes, for a str.
+            payload = payload.encode()
         try:
             self.client.publish(topic, payload)
         except Exception as e:

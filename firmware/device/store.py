@@ -28,7 +28,9 @@ CONFIG = {
     "keepalive_s": 45,
     "fps": 50,
     "offline_reboot_s": 900,
-    "wdt_ms": 30000,
+    # umqtt.simple's connect() blocks (TCP connect + TLS handshake, 20 s and more against an
+    # unreachable host) and cannot feed the watchdog meanwhile.
+    "wdt_ms": 60000,
     "ntp_host": "pool.ntp.org",
     "certs": "certs",
 }
