@@ -368,7 +368,8 @@ class Broker:
         self.connections: set[Connection] = set()
         self.retained: dict[str, tuple[bytes, int]] = {}
         self.auto_ids = itertools.count(1)
-        self.loop = asyncio.get_event_loop()
+        # Set by start(): connections read the loop's clock.
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from localcloud import mqtt
 from localcloud.broker import Broker
-from localcloud.client import MQTTClient, parse_mqtt_url
+from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
 
@@ -103,22 +103,26 @@ class BrokerBus:
 
 
 class ClientBus:
-    """An external broker (Mosquitto): the shadow service and rules are one MQTT client of it."""
+    """An external broker (Mosquitto): the shadow service and rules are one MQTT client of it.
+
+    If the broker goes away the client reconnects with backoff (0.5 s doubling to 10 s) and
+    subscribes again; messages published meanwhile are dropped, as IoT Core drops messages to
+    subscribers that are not connected.
+    """
 
     def __init__(self, url: str, config: Config) -> None:
         host, port, username, password = parse_mqtt_url(url)
         self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.client_id = f"localcloud-{uuid.uuid4().hex[:12]}"
         self.listeners: list[tuple[str, Listener]] = []
-        self.client = MQTTClient(
-            f"localcloud-{uuid.uuid4().hex[:12]}",
-            username=username,
-            password=password,
-            keepalive=30,
-            on_message=self._dispatch,
-        )
+        self.client: MQTTClient | None = None
+        self._stopping = False
+        self._watcher: asyncio.Task[None] | None = None
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos, retain)
+        if self.client is not None:
+            self.client.publish(topic, payload, qos, retain)
 
     def listen(self, topic_filter: str, listener: Listener) -> None:
         self.listeners.append((topic_filter, listener))
@@ -134,15 +138,45 @@ class ClientBus:
                 except Exception:
                     log.exception("listener for %r failed", topic)
 
-    async def start(self) -> None:
-        await self.client.connect(self.host, self.port)
+    async def _connect(self) -> None:
+        client = MQTTClient(self.client_id, username=self.username, password=self.password,
+                            keepalive=30, on_message=self._dispatch)
+        await client.connect(self.host, self.port)
         filters = sorted({f for f, _ in self.listeners})
-        granted = await self.client.subscribe([(f, 1) for f in filters])
+        granted = await client.subscribe([(f, 1) for f in filters])
         if mqtt.SUBACK_FAILURE in granted:
+            client.abort()
             raise RuntimeError(f"{self.host}:{self.port} refused the subscriptions {filters}")
+        self.client = client
+
+    async def start(self) -> None:
+        await self._connect()
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while not self._stopping:
+            assert self.client is not None and self.client.closed is not None
+            await asyncio.shield(self.client.closed)
+            if self._stopping:
+                return
+            log.warning("lost the connection to %s:%d; reconnecting", self.host, self.port)
+            delay = 0.5
+            while not self._stopping:
+                try:
+                    await self._connect()
+                    log.info("reconnected to %s:%d", self.host, self.port)
+                    break
+                except (OSError, TimeoutError, ConnectionRefused) as error:
+                    log.warning("reconnecting to %s:%d failed: %s", self.host, self.port, error)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
 
     async def stop(self) -> None:
-        await self.client.disconnect()
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self.client is not None:
+            await self.client.disconnect()
 
 
 class ShadowService:
