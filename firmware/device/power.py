@@ -9,6 +9,11 @@ MA_CHANNEL = 20  # mA per channel at 255 (WS2813: 12 mA typical, 20 mA worst cas
 IDLE_MA = 1  # mA per LED when dark
 
 
+def current(sr, sg, sb, n, ma_r, ma_g, ma_b, idle_ma):
+    """mA for n LEDs whose red/green/blue duty values sum to sr/sg/sb."""
+    return (sr * ma_r + sg * ma_g + sb * ma_b) // 255 + idle_ma * n
+
+
 def estimate(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma):
     """Current in mA for the first n pixels of a strip buffer (channel offsets o_r/o_g/o_b)."""
     sr = 0
@@ -18,16 +23,18 @@ def estimate(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma):
         sr += buf[j + o_r]
         sg += buf[j + o_g]
         sb += buf[j + o_b]
-    return (sr * ma_r + sg * ma_g + sb * ma_b) // 255 + idle_ma * n
+    return current(sr, sg, sb, n, ma_r, ma_g, ma_b, idle_ma)
 
 
-def limit(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma, max_ma):
+def limit(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma, max_ma, ma=-1):
     """Scale the frame in place so its estimate fits max_ma; return the estimate after it.
 
-    The quiescent part cannot be dimmed away, so only the LED part is scaled. The scale is an
-    8.8 fixed-point factor; rounding down keeps the result at or under the budget.
+    `ma` is the frame's estimate when the caller already has it (render.py sums the channels
+    while it writes them). The quiescent part cannot be dimmed away, so only the LED part is
+    scaled, by an 8.8 fixed-point factor rounded down to stay at or under the budget.
     """
-    ma = estimate(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma)
+    if ma < 0:
+        ma = estimate(buf, n, o_r, o_g, o_b, ma_r, ma_g, ma_b, idle_ma)
     if max_ma <= 0 or ma <= max_ma:
         return ma
     idle = idle_ma * n

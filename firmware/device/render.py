@@ -104,37 +104,71 @@ class Renderer:
                     k = 0
             else:
                 self.fade_ms = 0
-        if k >= 256:
-            for j in range(n3):
-                cur[j] = fx[j] * lvl >> 8
-        else:
-            src = self.src
-            for j in range(n3):
-                s = src[j]
-                cur[j] = s + (((fx[j] * lvl >> 8) - s) * k >> 8)
 
+        # One pass over the pixels: brightness (and fade) into cur, gamma into the strip
+        # buffer, channel sums for the power estimate: two fewer loops than separate stages.
         out = self.strip.buf
         o_r = self.o_r
         o_g = self.o_g
         o_b = self.o_b
         gamma = GAMMA
+        sr = 0
+        sg = 0
+        sb = 0
+        if k >= 256:
+            for j in range(0, n3, 3):
+                v = fx[j] * lvl >> 8
+                cur[j] = v
+                v = gamma[v]
+                out[j + o_r] = v
+                sr += v
+                v = fx[j + 1] * lvl >> 8
+                cur[j + 1] = v
+                v = gamma[v]
+                out[j + o_g] = v
+                sg += v
+                v = fx[j + 2] * lvl >> 8
+                cur[j + 2] = v
+                v = gamma[v]
+                out[j + o_b] = v
+                sb += v
+        else:
+            src = self.src
+            for j in range(0, n3, 3):
+                s = src[j]
+                v = s + (((fx[j] * lvl >> 8) - s) * k >> 8)
+                cur[j] = v
+                v = gamma[v]
+                out[j + o_r] = v
+                sr += v
+                s = src[j + 1]
+                v = s + (((fx[j + 1] * lvl >> 8) - s) * k >> 8)
+                cur[j + 1] = v
+                v = gamma[v]
+                out[j + o_g] = v
+                sg += v
+                s = src[j + 2]
+                v = s + (((fx[j + 2] * lvl >> 8) - s) * k >> 8)
+                cur[j + 2] = v
+                v = gamma[v]
+                out[j + o_b] = v
+                sb += v
+
         if self.identifying:
             el = ticks_diff(now, self.id_start)
             if el < 0 or el >= IDENTIFY_MS * 2 * IDENTIFY_BLINKS:
                 self.identifying = False
             else:
+                # Drawn over the strip only: cur keeps the look that comes back afterwards.
                 v = 255 if (el // IDENTIFY_MS) % 2 == 0 else 0
-                for j in range(0, n3, 3):
+                for j in range(n3):
                     out[j] = v
-                    out[j + 1] = v
-                    out[j + 2] = v
-        if not self.identifying:
-            for j in range(0, n3, 3):
-                out[j + o_r] = gamma[cur[j]]
-                out[j + o_g] = gamma[cur[j + 1]]
-                out[j + o_b] = gamma[cur[j + 2]]
+                sr = v * n
+                sg = sr
+                sb = sr
+        ma = power.current(sr, sg, sb, n, self.ma_r, self.ma_g, self.ma_b, self.idle_ma)
         self.power_ma = power.limit(
-            out, n, o_r, o_g, o_b, self.ma_r, self.ma_g, self.ma_b, self.idle_ma, self.max_ma
+            out, n, o_r, o_g, o_b, self.ma_r, self.ma_g, self.ma_b, self.idle_ma, self.max_ma, ma
         )
         self.strip.write()
         self.frames += 1
