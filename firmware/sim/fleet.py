@@ -261,16 +261,13 @@ class Fleet:
         frame_file_ms: int = 100,
     ) -> Fleet:
         """`count` lights under state_dir: the named `things`, else the folders already there
-        (oldest first), topped up with new thing names."""
+        (in name order), topped up with new thing names."""
         base = Path(state_dir)
         base.mkdir(parents=True, exist_ok=True)
         if isinstance(broker, str):
             broker = Broker(broker)
         if things is None:
-            existing = sorted(
-                (p for p in base.iterdir() if (p / "config.json").exists()),
-                key=lambda p: (p.stat().st_mtime, p.name),
-            )
+            existing = sorted(p for p in base.iterdir() if (p / "config.json").exists())
             things = [read_config(p)["thing"] for p in existing]
             if count is not None:
                 things = things[:count]

@@ -3,9 +3,12 @@ service, driven end to end through the AWS IoT data-plane API (boto3 iot-data)."
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,12 +24,42 @@ from localcloud.testing import LocalCloud
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+MOSQUITTO = ("127.0.0.1", 1883)
+# Thing names unique to this run: other test sessions may share Mosquitto at the same time.
+PREFIX = secrets.token_hex(3)
+_numbers = itertools.count(1)
+
+
+def new_thing() -> str:
+    return f"sl-{PREFIX}{next(_numbers):06x}"
+
+
+def mosquitto_answers() -> bool:
+    try:
+        with socket.create_connection(MOSQUITTO, timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def cloud():
-    with LocalCloud(moto=False) as cloud:
+    with LocalCloud(moto=False, things=f"sl-{PREFIX}") as cloud:
         yield cloud
+
+
+@pytest.fixture(scope="module")
+def mosquitto_cloud():
+    if not mosquitto_answers():
+        pytest.skip("Mosquitto does not answer on 127.0.0.1:1883 (CI has it)")
+    with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", moto=False, things=f"sl-{PREFIX}") as cloud:
+        yield cloud
+
+
+@pytest.fixture(params=["localcloud", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+def backend(request):
+    """localcloud with its own broker, then localcloud's shadow service over Mosquitto."""
+    return request.getfixturevalue("cloud" if request.param == "localcloud" else "mosquitto_cloud")
 
 
 class Sim:
@@ -93,8 +126,9 @@ def frame(folder: Path) -> list[list[int]] | None:
         return None
 
 
-def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(cloud, tmp_path):
-    thing = "sl-e2e000000001"
+def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(backend, tmp_path):
+    cloud = backend
+    thing = new_thing()
     sim = Sim(
         "--things", thing, "--led-counts", "12", "--broker", cloud.mqtt_url,
         "--state-dir", str(tmp_path),
@@ -130,7 +164,7 @@ def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(cloud, tm
 
 
 def test_a_restarted_simulator_restores_its_light_and_applies_offline_changes(cloud, tmp_path):
-    thing = "sl-e2e000000002"
+    thing = new_thing()
     args = ("--things", thing, "--broker", cloud.mqtt_url, "--state-dir", str(tmp_path))
     sim = Sim(*args, "--led-counts", "5")
     try:
@@ -156,7 +190,7 @@ def test_a_restarted_simulator_restores_its_light_and_applies_offline_changes(cl
 
 
 def test_identify_blinks_the_simulated_strip(cloud, tmp_path):
-    thing = "sl-e2e000000003"
+    thing = new_thing()
     fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[4])
     with fleet:
         assert fleet.wait_connected(10)
@@ -171,7 +205,7 @@ def test_identify_blinks_the_simulated_strip(cloud, tmp_path):
 
 
 def test_the_reboot_command_restarts_the_light_from_its_folder(cloud, tmp_path):
-    thing = "sl-e2e000000004"
+    thing = new_thing()
     fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[3])
     with fleet:
         assert fleet.wait_connected(10)
@@ -188,7 +222,7 @@ def test_the_reboot_command_restarts_the_light_from_its_folder(cloud, tmp_path):
 def test_the_device_identity_is_enforced_for_the_simulated_light(cloud, tmp_path):
     # The broker only lets a device touch its own topics; the firmware's subscriptions and
     # publishes all pass, so the connection is still up after a full exchange.
-    thing = "sl-e2e000000005"
+    thing = new_thing()
     fleet = Fleet.in_state_dir(tmp_path, things=[thing], broker=cloud.mqtt_url, led_counts=[2])
     with fleet:
         assert fleet.wait_connected(10)
@@ -201,15 +235,16 @@ def test_the_device_identity_is_enforced_for_the_simulated_light(cloud, tmp_path
 def test_the_umqtt_shim_speaks_mqtt_with_a_last_will(cloud):
     # A service-credential observer sees a device's LWT after its socket dies.
     user, password = cloud.service_credentials
+    thing = new_thing()
     got: list[tuple[bytes, bytes]] = []
     observer = MQTTClient("observer-fw", cloud.mqtt_host, cloud.mqtt_port, user, password, 30)
     observer.set_callback(lambda t, m: got.append((t, m)))
     observer.connect()
-    observer.subscribe("smartlight/sl-e2e000000006/lwt", 1)
-    device = MQTTClient("sl-e2e000000006", cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
-    device.set_last_will("smartlight/sl-e2e000000006/lwt", b'{"x":1}', False, 1)
+    observer.subscribe(f"smartlight/{thing}/lwt", 1)
+    device = MQTTClient(thing, cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
+    device.set_last_will(f"smartlight/{thing}/lwt", b'{"x":1}', False, 1)
     device.connect()
-    device.publish("smartlight/sl-e2e000000006/hello", b"hi", qos=1)
+    device.publish(f"smartlight/{thing}/hello", b"hi", qos=1)
     assert device.sock is not None
     device.sock.close()
     deadline = time.monotonic() + 5
@@ -217,7 +252,7 @@ def test_the_umqtt_shim_speaks_mqtt_with_a_last_will(cloud):
         observer.check_msg()
         time.sleep(0.01)
     observer.disconnect()
-    assert got == [(b"smartlight/sl-e2e000000006/lwt", b'{"x":1}')]
+    assert got == [(f"smartlight/{thing}/lwt".encode(), b'{"x":1}')]
 
 
 def test_the_command_line_rejects_bad_input(tmp_path):
@@ -240,7 +275,7 @@ def test_the_command_line_rejects_bad_input(tmp_path):
 
 
 def test_device_dir_runs_one_provisioned_light(cloud, tmp_path):
-    thing = "sl-e2e000000007"
+    thing = new_thing()
     folder = tmp_path / "board"
     folder.mkdir()
     config = {
