@@ -6,8 +6,9 @@ section 4's `{"schedule", "things", "desired"}`. EventBridge rules only know UTC
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html), so:
 
 - weekly and simple cron schedules become a recurring UTC cron valid while the home keeps its
-  UTC offset; `mirror_repoint_after` marks the last run before the offset changes and the
-  repoint job rewrites the rule between that run and the first one at the new offset;
+  UTC offset; `mirror_repoint_after` is an instant after the last run at the current offset
+  and before the first run at the next one (3 h before the change when no run falls in
+  between), and the repoint job rewrites the rule then, ahead of the first run that needs it;
 - one-off, sunrise/sunset and cron schedules that a UTC cron cannot express are pinned to their
   exact next run (`cron(M H D Mon ? Y)`) and re-pointed after it fires (sun ones daily).
 A rule is 1 of at most 300 per event bus by default, so the account nears its quota quickly:
@@ -252,12 +253,17 @@ def desired_spec(
     schedule: Schedule | None, now: dt.datetime, backend: str | None = None
 ) -> dict | None:
     """The mirror AWS should hold for this schedule, or None when nothing should exist."""
-    backend = backend or settings.SCHEDULE_BACKEND
+    return _spec_and_plan(schedule, now, backend or settings.SCHEDULE_BACKEND)[0]
+
+
+def _spec_and_plan(
+    schedule: Schedule | None, now: dt.datetime, backend: str
+) -> tuple[dict | None, Plan | None]:
     if schedule is None:
-        return None
+        return None, None
     plan = plan_for(schedule, now, backend)
     if plan is None:
-        return None
+        return None, None
     spec = {
         "expression": plan.expression,
         "state": "ENABLED" if schedule.enabled else "DISABLED",
@@ -266,7 +272,17 @@ def desired_spec(
     }
     if backend == "scheduler":
         spec["timezone"] = plan.timezone
-    return spec
+    return spec, plan
+
+
+def load(code: str) -> Schedule | None:
+    """The schedule with everything its Lambda input needs, in four queries."""
+    return (
+        Schedule.objects.select_related("home", "scene")
+        .prefetch_related("devices", "rooms__devices")
+        .filter(code=code)
+        .first()
+    )
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -400,13 +416,8 @@ def push(code: str, now: dt.datetime | None = None, backend: str | None = None) 
     now = now or timezone.now()
     backend = backend or settings.SCHEDULE_BACKEND
     code = str(code)
-    schedule = (
-        Schedule.objects.select_related("home", "scene")
-        .prefetch_related("devices", "rooms")
-        .filter(code=code)
-        .first()
-    )
-    spec = desired_spec(schedule, now, backend)
+    schedule = load(code)
+    spec, plan = _spec_and_plan(schedule, now, backend)
     name = mirror_name(code)
     if spec is None:
         if backend == "scheduler":
@@ -421,7 +432,6 @@ def push(code: str, now: dt.datetime | None = None, backend: str | None = None) 
             _write_rule(name, spec)
         outcome = "written"
     if schedule is not None:
-        plan = plan_for(schedule, now, backend) if spec else None
         Schedule.objects.filter(pk=schedule.pk).update(
             mirror_expression=plan.expression if plan else "",
             mirror_repoint_after=plan.repoint_after if plan else None,
@@ -433,13 +443,7 @@ def drift(code: str, now: dt.datetime | None = None, backend: str | None = None)
     """A one-line reason when AWS differs from the database for this schedule, else None."""
     now = now or timezone.now()
     backend = backend or settings.SCHEDULE_BACKEND
-    schedule = (
-        Schedule.objects.select_related("home", "scene")
-        .prefetch_related("devices", "rooms")
-        .filter(code=code)
-        .first()
-    )
-    want = desired_spec(schedule, now, backend)
+    want = desired_spec(load(code), now, backend)
     have = actual_spec(code, backend)
     if want == have:
         return None

@@ -92,10 +92,10 @@ class Schedule(models.Model):
         """The thing names this schedule writes to, sorted (rooms expanded at call time)."""
         if self.scene_id:
             return sorted(self.scene.states.keys())
+        # Works from prefetched devices and rooms__devices when the caller loaded them.
         names = {d.thing_name for d in self.devices.all()}
-        names.update(
-            Device.objects.filter(room__in=self.rooms.all()).values_list("thing_name", flat=True)
-        )
+        for room in self.rooms.all():
+            names.update(d.thing_name for d in room.devices.all())
         return sorted(names)
 
     def lambda_input(self) -> dict:

@@ -15,6 +15,18 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Run tasks in-process. The root conftest's CELERY_TASK_ALWAYS_EAGER comes too late:
+    pytest-django loads the settings before the root conftest module is imported."""
+    from smartlight import celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
 @pytest.fixture
 def aws(settings):
     """moto in-process for every boto3 client the platform builds (no network at all).
@@ -104,3 +116,21 @@ def make_schedule(home, lamp):
         return actions.do_create_schedule(target, data, now=now)
 
     return make
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """committed(when): freeze the clock at `when` and run on_commit callbacks on exit."""
+    import contextlib
+
+    import time_machine
+
+    @contextlib.contextmanager
+    def run(when: dt.datetime | None = None):
+        with contextlib.ExitStack() as stack:
+            if when is not None:
+                stack.enter_context(time_machine.travel(when, tick=False))
+            stack.enter_context(django_capture_on_commit_callbacks(execute=True))
+            yield
+
+    return run
