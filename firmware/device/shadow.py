@@ -134,10 +134,12 @@ class Shadow:
         return reported
 
     def report_state(self):
-        """Report what the light now shows; equal values clear the delta in the shadow."""
-        reported = self.state_doc()
-        reported["power_ma"] = self.light.renderer.power_ma
-        self._send(reported)
+        """Report what the light now shows; equal values clear the delta in the shadow.
+
+        power_ma is left out: the new look has not been rendered yet, so the figure would be
+        the old one. app.py reports it once the change has settled.
+        """
+        self._send(self.state_doc())
 
     def report_full(self):
         reported = self.state_doc()

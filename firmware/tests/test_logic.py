@@ -108,7 +108,7 @@ def test_a_delta_is_applied_and_reported(logic):
     assert rep["color"] == "#00ff00"
     assert rep["brightness"] == 128  # 999 was refused: report what is shown
     assert "bogus" not in rep
-    assert set(rep) == {"on", "brightness", "color", "effect", "speed", "transition_ms", "power_ma"}
+    assert set(rep) == {"on", "brightness", "color", "effect", "speed", "transition_ms"}
 
 
 def test_get_accepted_applies_desired_and_reports_connected(logic):

@@ -54,3 +54,10 @@ def test_mpy_cross_rejects_cpython_only_syntax(tmp_path: Path):
     bad = tmp_path / "bad.py"
     bad.write_text("match 1:\n    case 1:\n        pass\n")
     assert harness.compile_with_mpy_cross(bad, tmp_path).returncode != 0
+
+
+def test_the_flashing_guide_uploads_every_device_file():
+    readme = (harness.FIRMWARE / "README.md").read_text()
+    loop = readme.split("for f in ", 1)[1].split(";", 1)[0].split()
+    uploaded = set(loop) | {"main"}
+    assert uploaded == DEVICE_MODULES
