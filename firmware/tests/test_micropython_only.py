@@ -51,3 +51,16 @@ def test_ten_thousand_bad_messages_never_escape_the_handler(runtime):
     assert v["state_valid"] is True
     assert v["renders"] is True
     assert v["topics"] == 7
+
+
+def test_the_on_device_check_runs_on_micropython():
+    # The script for a real board, here on the fake strip: every effect, 0 bytes per frame.
+    script = (harness.FIRMWARE / "onboard" / "frame_check.py").read_text()
+    out = harness.run_micropython_raw(script)
+    assert out["ok"], out["error"]
+    lines = out["stdout"]
+    assert lines[0] == "leds 30 pin 19 max_ma 2000"
+    per_effect = [line.split() for line in lines[1:-1]]
+    assert [parts[0] for parts in per_effect] == EFFECTS
+    assert all(parts[-1] == "0" for parts in per_effect)
+    assert lines[-1].startswith("heap free ")

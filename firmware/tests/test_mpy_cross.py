@@ -12,6 +12,8 @@ from firmware.host import harness
 
 DEVICE_FILES = sorted(harness.DEVICE.glob("*.py"))
 DEVICE_MODULES = {p.stem for p in DEVICE_FILES}
+# Scripts run on a board over USB (on-device checks): MicroPython too.
+BOARD_SCRIPTS = DEVICE_FILES + sorted((harness.FIRMWARE / "onboard").glob("*.py"))
 # Built into the official ESP32 port (docs.micropython.org/en/latest/esp32/quickref.html) plus
 # umqtt.simple, which that build freezes in.
 ESP32_MODULES = {
@@ -26,7 +28,7 @@ def test_the_device_folder_has_the_board_files():
     assert (harness.DEVICE / "config.example.json").exists()
 
 
-@pytest.mark.parametrize("source", DEVICE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("source", BOARD_SCRIPTS, ids=lambda p: p.name)
 def test_it_compiles_with_mpy_cross(source: Path, tmp_path: Path):
     proc = harness.compile_with_mpy_cross(source, tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -34,7 +36,7 @@ def test_it_compiles_with_mpy_cross(source: Path, tmp_path: Path):
     assert mpy.read_bytes()[:1] == b"M"  # .mpy header magic
 
 
-@pytest.mark.parametrize("source", DEVICE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("source", BOARD_SCRIPTS, ids=lambda p: p.name)
 def test_it_imports_only_what_the_esp32_build_has(source: Path):
     tree = ast.parse(source.read_text())
     imported = set()
