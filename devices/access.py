@@ -9,7 +9,7 @@ import uuid
 from typing import TypeVar
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.http import Http404
 
 from accounts.models import Membership, Role
@@ -28,10 +28,16 @@ def _parse_code(code) -> uuid.UUID:
 def _scoped(user, queryset: QuerySet[M], code, role: str) -> tuple[M, Membership]:
     if not user.is_authenticated:
         raise Http404("No such object")
-    obj = queryset.filter(code=_parse_code(code), home__memberships__user=user).first()
+    # One query: the membership join that scopes the object also yields the user's role
+    # (an annotate after a filter on a multi-valued relation reuses that filter's join).
+    obj = (
+        queryset.filter(code=_parse_code(code), home__memberships__user=user)
+        .annotate(_member_role=F("home__memberships__role"), _member_id=F("home__memberships__id"))
+        .first()
+    )
     if obj is None:
         raise Http404(f"No such {queryset.model._meta.verbose_name}")
-    membership = Membership.objects.get(user=user, home_id=obj.home_id)
+    membership = Membership(id=obj._member_id, user=user, home=obj.home, role=obj._member_role)
     if not membership.can(role):
         raise PermissionDenied(f"This needs the {role} role in {obj.home.name}")
     return obj, membership

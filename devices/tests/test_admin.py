@@ -99,12 +99,17 @@ def test_repush_writes_the_cached_desired_state_again(admin_client_, aws, light)
 def test_commands_are_published_to_the_cmd_topic(admin_client_, aws, light, command):
     client = aws.client("iot-data")
     sent = {}
-    client.meta.events.register("provide-client-params.iot-data.Publish",
-                                lambda params, **kw: sent.update(params))
-    with Stubber(client) as stubber:
-        stubber.add_response("publish", {})
-        response = admin_client_.post(
-            f"/admin/devices/device/{light.pk}/command/{command}/", follow=True)
+    def capture(params, **kwargs):
+        sent.update(params)
+
+    client.meta.events.register("provide-client-params.iot-data.Publish", capture)
+    try:
+        with Stubber(client) as stubber:
+            stubber.add_response("publish", {})
+            response = admin_client_.post(
+                f"/admin/devices/device/{light.pk}/command/{command}/", follow=True)
+    finally:
+        client.meta.events.unregister("provide-client-params.iot-data.Publish", capture)
     assert sent["topic"] == f"smartlight/{light.thing_name}/cmd"
     assert json.loads(sent["payload"])["cmd"] == command
     assert "asked to" in response.content.decode()

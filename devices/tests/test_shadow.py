@@ -106,10 +106,14 @@ def test_it_publishes_a_command_on_the_cmd_topic(aws):
     def capture(params, **kwargs):
         sent.update(params)
 
-    aws.client("iot-data").meta.events.register("provide-client-params.iot-data.Publish", capture)
+    events = aws.client("iot-data").meta.events
+    events.register("provide-client-params.iot-data.Publish", capture)
     stubber.add_response("publish", {})
-    with stubber:
-        command_id = shadow.publish_cmd(THING, "identify")
+    try:
+        with stubber:
+            command_id = shadow.publish_cmd(THING, "identify")
+    finally:
+        events.unregister("provide-client-params.iot-data.Publish", capture)
     assert sent["topic"] == "smartlight/sl-00000000beef/cmd"
     assert json.loads(sent["payload"]) == {"id": command_id, "cmd": "identify"}
 

@@ -1,0 +1,165 @@
+"""Control latency: a change through the JSON API until the simulated light has rendered it.
+
+    .venv/bin/python bench/control_latency.py [--changes 200] [--leds 60]
+
+Path measured (DESIGN section 6, "Control"): PATCH /api/v1/devices/<code>/state (Django, full
+middleware, auth, validation) → update_thing_shadow on localcloud's data-plane API → delta over
+MQTT → the real firmware (simulated, in this process) renders the next frame.
+
+Floor: the same kind of change written straight to localcloud's data-plane API and received as
+a delta by a bare MQTT client (paho). The ratio of the medians says what the platform and the
+firmware add on top of the shadow service. Targets: p99 <= 100 ms, ratio <= 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+COLORS = ["#ff0000", "#00ff00", "#0000ff"]  # one channel each: never power-limited
+THING = "sl-00000000be01"
+FLOOR_THING = "sl-00000000be02"
+
+
+def rgb(color: str) -> list[int]:
+    return [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return statistics.median(samples), cuts[94], cuts[98]
+
+
+def line(name: str, samples: list[float]) -> str:
+    p50, p95, p99 = percentiles(samples)
+    return f"{name:28} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms   p99 {p99:7.2f} ms   n={len(samples)}"
+
+
+def platform_path(cloud, changes: int, leds: int, state_dir: Path,
+                  api_ms: list[float]) -> list[float]:
+    """Samples of API -> rendered; `api_ms` gets the API's own answer times."""
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.actions import do_create_home
+    from accounts.models import User
+    from devices.models import Device
+    from firmware.sim.fleet import Fleet
+
+    call_command("migrate", verbosity=0, interactive=False)
+    user = User.objects.create_user("bench@example.com", "x")
+    home = do_create_home(user, "Bench Home")
+    device = Device.objects.create(home=home, name="Bench strip", thing_name=THING)
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    url = f"/api/v1/devices/{device.code}/state"
+
+    fleet = Fleet.in_state_dir(state_dir, things=[THING], broker=cloud.mqtt_url,
+                               led_counts=[leds], frame_file_ms=1000)
+    fleet.start()
+    try:
+        if not fleet.wait_connected(15):
+            raise SystemExit("the simulated light did not connect")
+        light = fleet.lights[THING]
+        # Full brightness and no fade, so a colour change is one frame.
+        first = {"on": True, "brightness": 255, "effect": "solid", "transition_ms": 0,
+                 "color": COLORS[-1]}
+        client.patch(url, json.dumps(first), content_type="application/json")
+        if not light.wait_for(lambda px: px and px[0] == rgb(COLORS[-1]), 10):
+            raise SystemExit("the simulated light did not render the first change")
+        samples = []
+        for i in range(changes):
+            color = COLORS[i % len(COLORS)]
+            want = rgb(color)
+            start = time.perf_counter()
+            response = client.patch(url, json.dumps({"color": color}),
+                                    content_type="application/json")
+            if response.status_code != 200:
+                raise SystemExit(f"PATCH answered {response.status_code}: {response.content!r}")
+            answered = time.perf_counter()
+            if not light.wait_for(lambda px, want=want: px[0] == want and px[-1] == want, 5):
+                raise SystemExit(f"change {i} was not rendered within 5 s")
+            samples.append((time.perf_counter() - start) * 1000)
+            api_ms.append((answered - start) * 1000)
+        return samples
+    finally:
+        fleet.stop()
+
+
+def floor_path(cloud, changes: int) -> list[float]:
+    import paho.mqtt.client as mqtt
+
+    deltas: queue.Queue[float] = queue.Queue()
+    subscribed = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=FLOOR_THING)
+    client.on_message = lambda c, u, msg: deltas.put(time.perf_counter())
+    client.on_subscribe = lambda c, u, mid, codes, props: subscribed.put(codes)
+    client.connect(cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
+    client.loop_start()
+    try:
+        client.subscribe(f"$aws/things/{FLOOR_THING}/shadow/update/delta", qos=1)
+        subscribed.get(timeout=10)
+        iot = cloud.client("iot-data")
+        samples = []
+        for i in range(changes):
+            # Desired alternates and reported stays empty, so every update makes a delta.
+            payload = json.dumps({"state": {"desired": {"color": COLORS[i % len(COLORS)]}}})
+            start = time.perf_counter()
+            iot.update_thing_shadow(thingName=FLOOR_THING, payload=payload.encode())
+            received = deltas.get(timeout=5)
+            samples.append((received - start) * 1000)
+        return samples
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--leds", type=int, default=60)
+    args = parser.parse_args()
+
+    from localcloud.testing import LocalCloud
+
+    with LocalCloud() as cloud, tempfile.TemporaryDirectory() as tmp:
+        os.environ.update({
+            "DJANGO_SETTINGS_MODULE": "smartlight.settings",
+            "SMARTLIGHT_AWS_MODE": "local",
+            "SQLITE_PATH": ":memory:",
+            "IOT_DATA_ENDPOINT_URL": cloud.http_url,
+            "MOTO_ENDPOINT_URL": cloud.moto_url,
+            "CELERY_TASK_ALWAYS_EAGER": "true",
+            "LOG_LEVEL": "WARNING",
+        })
+        os.environ.pop("DATABASE_URL", None)
+        import django
+
+        django.setup()
+        floor = floor_path(cloud, args.changes)
+        api_ms: list[float] = []
+        platform = platform_path(cloud, args.changes, args.leds, Path(tmp), api_ms)
+
+    ratio = statistics.median(platform) / statistics.median(floor)
+    print(f"changes: {args.changes}, LEDs: {args.leds}")
+    print(line("API -> rendered frame:", platform))
+    print(line("  of which the API answer:", api_ms))
+    print(line("floor (data plane -> delta):", floor))
+    print(f"ratio of medians: {ratio:.2f}")
+    p99 = percentiles(platform)[2]
+    print(f"targets: p99 <= 100 ms: {'yes' if p99 <= 100 else 'NO'};"
+          f" ratio <= 3: {'yes' if ratio <= 3 else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
