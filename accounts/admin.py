@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiToken, Home, Invitation, Membership, User
+from accounts.models import ApiToken, Home, Invitation, IotCookieOutbox, Membership, User
 
 
 @admin.register(User)
@@ -41,3 +41,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "prefix", "created", "last_used"]
     list_select_related = ["user"]
     readonly_fields = ["token_hash", "prefix"]
+
+
+@admin.register(IotCookieOutbox)
+class IotCookieOutboxAdmin(admin.ModelAdmin):
+    """iot_cookie items waiting to be pushed (see reconcile_iot_cookie)."""
+
+    list_display = ["user_id", "version", "attempts", "updated", "last_error"]
+    search_fields = ["user_id"]
+    readonly_fields = ["user_id", "version", "attempts", "last_error", "created", "updated"]
