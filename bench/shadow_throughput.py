@@ -60,7 +60,7 @@ async def connect_all(things: list[str], host: str, port: int, run: Run) -> list
     gate = asyncio.Semaphore(100)
 
     async def one(thing: str) -> None:
-        client = MQTTClient(thing, keepalive=60, on_message=run.on_delta)
+        client = MQTTClient(thing, keepalive=60, on_message=run.on_delta, quickack=True)
         async with gate:
             await client.connect(host, port)
             await client.subscribe([(f"$aws/things/{thing}/shadow/update/delta", 0)])

@@ -199,8 +199,9 @@ class Connection(asyncio.Protocol):
 
     # --- helpers --------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        transport = self.transport
+        if not self.closed and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     @property
     def client_id(self) -> str:
@@ -367,6 +368,10 @@ class Broker:
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
         self.retained: dict[str, tuple[bytes, int]] = {}
+        # topic -> (sessions with their granted QoS, listeners); cleared on any (un)subscribe.
+        # Devices publish to the same few topics again and again, so most publishes skip the
+        # tree walk; subscriptions change far less often than messages flow.
+        self._routes: dict[str, tuple[list[tuple[Session, int]], list[Listener]]] = {}
         self.auto_ids = itertools.count(1)
         # Set by start(): connections read the loop's clock.
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -450,12 +455,14 @@ class Broker:
             del self.sessions[session.client_id]
 
     def subscribe(self, session: Session, topic_filter: str, qos: int) -> None:
+        self._routes.clear()
         session.subscriptions[topic_filter] = qos
         self.tree.node(topic_filter).sessions[session] = qos
 
     def unsubscribe(self, session: Session, topic_filter: str) -> None:
         if session.subscriptions.pop(topic_filter, None) is None:
             return
+        self._routes.clear()
         node = self.tree.node(topic_filter)
         node.sessions.pop(session, None)
         self.tree.prune(topic_filter)
@@ -476,7 +483,31 @@ class Broker:
     # --- in-process API -------------------------------------------------------------------------
     def add_listener(self, topic_filter: str, listener: Listener) -> None:
         """Call `listener(topic, payload)` for every message matching `topic_filter`."""
+        self._routes.clear()
         self.tree.node(topic_filter).listeners.append(listener)
+
+    def route(self, topic: str) -> tuple[list[tuple[Session, int]], list[Listener]]:
+        """Who receives `topic`: each session once at its highest granted QoS (§3.3.5), and
+        the in-process listeners."""
+        cached = self._routes.get(topic)
+        if cached is not None:
+            return cached
+        targets: dict[Session, int] = {}
+        listeners: list[Listener] = []
+        for node in self.tree.match(topic):
+            for session, granted in node.sessions.items():
+                if granted > targets.get(session, -1):
+                    targets[session] = granted
+            if node.listeners:
+                listeners.extend(node.listeners)
+        if len(self._routes) > 100_000:
+            self._routes.clear()
+        route = self._routes[topic] = (list(targets.items()), listeners)
+        return route
+
+    def wanted(self, topic: str) -> bool:
+        targets, listeners = self.route(topic)
+        return bool(targets or listeners)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Route a message to every matching subscription, then to in-process listeners."""
@@ -486,20 +517,9 @@ class Broker:
                 self.retained[topic] = (payload, qos)
             else:
                 self.retained.pop(topic, None)
-        nodes = self.tree.match(topic)
-        if not nodes:
-            return
-        targets: dict[Session, int] = {}
-        listeners: list[Listener] = []
-        for node in nodes:
-            for session, granted in node.sessions.items():
-                # Overlapping subscriptions deliver once, at the highest granted QoS (§3.3.5).
-                if granted > targets.get(session, -1):
-                    targets[session] = granted
-            if node.listeners:
-                listeners.extend(node.listeners)
+        targets, listeners = self.route(topic)
         qos0_packet: bytes | None = None
-        for session, granted in targets.items():
+        for session, granted in targets:
             if qos and granted:
                 session.send_qos1(topic, payload)
             else:

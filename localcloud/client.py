@@ -45,8 +45,11 @@ class MQTTClient(asyncio.Protocol):
         clean_session: bool = True,
         will: tuple[str, bytes, int] | None = None,
         on_message: MessageHandler | None = None,
+        quickack: bool = False,
     ) -> None:
         self.client_id = client_id
+        self.quickack = quickack
+        self._sock: socket.socket | None = None
         self.username = username
         self.password = password
         self.keepalive = keepalive
@@ -60,6 +63,9 @@ class MQTTClient(asyncio.Protocol):
         self._connack: asyncio.Future[int] | None = None
         self._pinger: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[None] | None = None
+        # While handling received data, writes are gathered and sent with one syscall: the
+        # shadow service answers each request with several messages on this one connection.
+        self._outbox: list[bytes] | None = None
 
     async def connect(self, host: str, port: int, timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
@@ -99,8 +105,23 @@ class MQTTClient(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = sock
 
     def data_received(self, data: bytes) -> None:
+        if self.quickack and self._sock is not None:
+            # Mosquitto leaves Nagle on by default (set_tcp_nodelay false): its next small
+            # segment waits for our ACK, which Linux delays up to 40 ms. Acknowledge at once;
+            # the kernel clears TCP_QUICKACK again by itself, hence after every read.
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        self._outbox = []
+        try:
+            self._handle(data)
+        finally:
+            outbox, self._outbox = self._outbox, None
+            if outbox:
+                self._write(b"".join(outbox))
+
+    def _handle(self, data: bytes) -> None:
         for packet in self.decoder.feed(data):
             kind = packet.kind
             if kind == mqtt.PUBLISH:
@@ -131,7 +152,9 @@ class MQTTClient(asyncio.Protocol):
 
     # --- operations -----------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self._outbox is not None:
+            self._outbox.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def _expect(self, kind: int, packet_id: int) -> asyncio.Future[object]:

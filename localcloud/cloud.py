@@ -93,7 +93,7 @@ class BrokerBus:
         self.broker.add_listener(topic_filter, listener)
 
     def wanted(self, topic: str) -> bool:
-        return bool(self.broker.tree.match(topic))
+        return self.broker.wanted(topic)
 
     async def start(self) -> None:
         return None
@@ -140,7 +140,7 @@ class ClientBus:
 
     async def _connect(self) -> None:
         client = MQTTClient(self.client_id, username=self.username, password=self.password,
-                            keepalive=30, on_message=self._dispatch)
+                            keepalive=30, on_message=self._dispatch, quickack=True)
         await client.connect(self.host, self.port)
         filters = sorted({f for f, _ in self.listeners})
         granted = await client.subscribe([(f, 1) for f in filters])
