@@ -4,7 +4,8 @@
 
 Path measured (DESIGN section 6, "Control"): PATCH /api/v1/devices/<code>/state (Django, full
 middleware, auth, validation) → update_thing_shadow on localcloud's data-plane API → delta over
-MQTT → the real firmware (simulated, in this process) renders the next frame.
+MQTT → the real firmware (`python -m firmware.sim`, its own process) renders the next frame,
+seen in the frame.json the simulator writes for each new frame.
 
 Floor: the same kind of change written straight to localcloud's data-plane API and received as
 a delta by a bare MQTT client (paho). The ratio of the medians says what the platform and the
@@ -18,6 +19,7 @@ import json
 import os
 import queue
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +56,6 @@ def platform_path(cloud, changes: int, leds: int, state_dir: Path,
     from accounts.actions import do_create_home
     from accounts.models import User
     from devices.models import Device
-    from firmware.sim.fleet import Fleet
 
     call_command("migrate", verbosity=0, interactive=False)
     user = User.objects.create_user("bench@example.com", "x")
@@ -64,36 +65,61 @@ def platform_path(cloud, changes: int, leds: int, state_dir: Path,
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     url = f"/api/v1/devices/{device.code}/state"
 
-    fleet = Fleet.in_state_dir(state_dir, things=[THING], broker=cloud.mqtt_url,
-                               led_counts=[leds], frame_file_ms=1000)
-    fleet.start()
+    # The simulator runs as `make run` runs it: its own process (and GIL), writing each new
+    # frame to frame.json (--frame-file-ms 1), which this process watches.
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "firmware.sim", "--things", THING, "--led-counts", str(leds),
+         "--broker", cloud.mqtt_url, "--state-dir", str(state_dir), "--frame-file-ms", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    frame_file = state_dir / THING / "frame.json"
     try:
-        if not fleet.wait_connected(15):
-            raise SystemExit("the simulated light did not connect")
-        light = fleet.lights[THING]
+        for out in sim.stdout:
+            if out.strip() == "sim ready":
+                break
+        else:
+            raise SystemExit("the simulator did not start")
         # Full brightness and no fade, so a colour change is one frame.
         first = {"on": True, "brightness": 255, "effect": "solid", "transition_ms": 0,
                  "color": COLORS[-1]}
         client.patch(url, json.dumps(first), content_type="application/json")
-        if not light.wait_for(lambda px: px and px[0] == rgb(COLORS[-1]), 10):
+        if not rendered(frame_file, rgb(COLORS[-1]), 10):
             raise SystemExit("the simulated light did not render the first change")
         samples = []
         for i in range(changes):
             color = COLORS[i % len(COLORS)]
-            want = rgb(color)
             start = time.perf_counter()
             response = client.patch(url, json.dumps({"color": color}),
                                     content_type="application/json")
             if response.status_code != 200:
                 raise SystemExit(f"PATCH answered {response.status_code}: {response.content!r}")
             answered = time.perf_counter()
-            if not light.wait_for(lambda px, want=want: px[0] == want and px[-1] == want, 5):
+            if not rendered(frame_file, rgb(color), 5):
                 raise SystemExit(f"change {i} was not rendered within 5 s")
             samples.append((time.perf_counter() - start) * 1000)
             api_ms.append((answered - start) * 1000)
         return samples
     finally:
-        fleet.stop()
+        sim.kill()
+        sim.wait(10)
+
+
+def rendered(frame_file: Path, want: list[int], timeout: float) -> bool:
+    """Wait until the light's frame.json shows `want` on its first and last LED."""
+    deadline = time.perf_counter() + timeout
+    seen = None
+    while time.perf_counter() < deadline:
+        try:
+            stamp = frame_file.stat().st_mtime_ns
+            if stamp != seen:
+                seen = stamp
+                pixels = json.loads(frame_file.read_text())["pixels"]
+                if pixels and pixels[0] == want and pixels[-1] == want:
+                    return True
+        except (OSError, ValueError, KeyError):
+            pass  # replaced between stat and read: look again
+        time.sleep(0.0005)
+    return False
 
 
 def floor_path(cloud, changes: int) -> list[float]:
