@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 
+from accounts import iot_cookie
 from accounts.models import Home
 from devices import shadow
 from devices.models import Device, Room, Scene
@@ -130,6 +131,14 @@ def do_refresh_from_shadow(device: Device) -> Device:
             setattr(locked, name, value)
         locked.save()
     return locked
+
+
+def do_delete_device(device: Device) -> None:
+    """Remove a light from its home; its members' iot_cookie items lose the thing."""
+    with transaction.atomic():
+        home = device.home
+        device.delete()
+        iot_cookie.mark_home(home)
 
 
 def do_create_room(home: Home, name: str) -> Room:

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts import iot_cookie
+from accounts.models import Home
 from devices import actions, shadow
 from devices.models import Device, Room, Scene
 
@@ -87,6 +90,23 @@ class DeviceAdmin(admin.ModelAdmin):
             ((key, json.dumps(reported.get(key)), json.dumps(value))
              for key, value in sorted(pending.items())),
         )
+
+    # --- the iot_cookie mirror lists each member's things: keep it told of moves ---
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            before = Device.objects.filter(pk=obj.pk).values_list("home_id", flat=True).first()
+            super().save_model(request, obj, form, change)
+            if before != obj.home_id:
+                iot_cookie.mark_home(obj.home)
+                if before is not None:
+                    iot_cookie.mark_home(Home.objects.get(pk=before))
+
+    def delete_model(self, request, obj):
+        actions.do_delete_device(obj)
+
+    def delete_queryset(self, request, queryset):
+        for device in queryset.select_related("home"):
+            actions.do_delete_device(device)
 
     # --- list actions ---
     @admin.action(description="Identify: blink the selected lights")

@@ -256,7 +256,7 @@ def update_device(request, code: UUID, payload: DevicePatch):
 @router.delete("/devices/{code}", response={204: None}, summary="Remove a light (owner)")
 def delete_device(request, code: UUID):
     device = _scoped(get_device_for_user, request, code, Role.OWNER)
-    device.delete()
+    actions.do_delete_device(device)
     return 204, None
 
 

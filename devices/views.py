@@ -260,7 +260,7 @@ def device_edit(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def device_delete(request: HttpRequest, code) -> HttpResponse:
     device, _ = get_device_for_user(request.user, code, Role.OWNER)
-    device.delete()
+    actions.do_delete_device(device)
     messages.success(request, f"“{device.name}” was removed from this home.")
     return redirect("dashboard")
 

@@ -47,3 +47,19 @@ def test_viewers_and_outsiders_cannot_edit_a_light(client_for, vera, charlie, li
         assert client.post(f"/lights/{light.code}/delete/").status_code == status
     light.refresh_from_db()
     assert light.name == "Sofa strip"
+
+
+def test_removing_a_light_marks_every_members_iot_cookie_item_stale(client_for, alice, bob,
+                                                                    vera, light):
+    from accounts.models import IotCookieOutbox
+
+    ids = [u.iot_user_id for u in (alice, bob, vera)]
+
+    def versions():
+        rows = dict(IotCookieOutbox.objects.filter(user_id__in=ids)
+                    .values_list("user_id", "version"))
+        return [rows.get(i, 0) for i in ids]
+
+    before = versions()
+    client_for(alice).post(f"/lights/{light.code}/delete/")
+    assert all(after > was for after, was in zip(versions(), before, strict=True))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts import iot_cookie
 from accounts.models import Home, Membership, Role, User
 from devices.models import Device, Room
 
@@ -47,10 +48,15 @@ def ensure_demo_lights(home: Home) -> list[Device]:
             defaults={"home": home, "room": room, "name": name,
                       "reported": {"led_count": led_count}},
         )
+        changed = created
         if not created and device.home_id != home.pk:
             # The thing was handed to another home by hand; the demo takes it back.
+            iot_cookie.mark_home(device.home)
             device.home, device.room = home, room
             device.save(update_fields=["home", "room"])
+            changed = True
+        if changed:
+            iot_cookie.mark_home(home)
         lights.append(device)
     return lights
 
