@@ -17,9 +17,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from localcloud import mqtt
@@ -43,14 +42,18 @@ MAX_BODY = MAX_MESSAGE_BYTES + 1024
 LIST_PAGE_SIZE = 25
 
 
-class DataPlane:
+class DataPlane(Protocol):
     """What the HTTP API calls into: the shadow service and the message bus."""
 
-    update: Callable[[str, str, bytes], Outcome]
-    get: Callable[[str, str], Outcome]
-    delete: Callable[[str, str], Outcome]
-    list_named: Callable[[str], list[str]]
-    publish: Callable[[str, bytes, int, bool], None]
+    def update(self, thing: str, name: str, payload: bytes) -> Outcome: ...
+
+    def get(self, thing: str, name: str) -> Outcome: ...
+
+    def delete(self, thing: str, name: str) -> Outcome: ...
+
+    def list_named(self, thing: str) -> list[str]: ...
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> None: ...
 
 
 def _error(status: int, message: str) -> tuple[int, bytes]:
@@ -59,7 +62,7 @@ def _error(status: int, message: str) -> tuple[int, bytes]:
 
 
 class HttpApi:
-    def __init__(self, plane: Any) -> None:
+    def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.StreamWriter] = set()

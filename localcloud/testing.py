@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from localcloud.cloud import DEFAULT_SERVICE_PASSWORD, DEFAULT_SERVICE_USERNAME, SHADOW_EVENTS_QUEUE
 
@@ -77,6 +77,12 @@ class LocalCloud:
     def mqtt_url(self) -> str:
         """`mqtt://host:port` of the broker clients should use."""
         return self.endpoints["mqtt"]
+
+    @property
+    def service_mqtt_url(self) -> str:
+        """`mqtt://user:password@host:port`: the broker with the service credential in it."""
+        username, password = (quote(part, safe="") for part in self.service_credentials)
+        return f"mqtt://{username}:{password}@{self.mqtt_host}:{self.mqtt_port}"
 
     @property
     def mqtt_host(self) -> str:

@@ -14,6 +14,7 @@ import queue
 import secrets
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -135,8 +136,6 @@ class Mqtt:
         return json.loads(self.expect_raw(topic, timeout))
 
     def expect_raw(self, topic: str, timeout: float = 5.0) -> bytes:
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -152,8 +151,6 @@ class Mqtt:
 
     def drain(self, wait: float = 0.3) -> list[str]:
         """Topics that arrive within `wait` seconds."""
-        import time
-
         topics = []
         deadline = time.monotonic() + wait
         while (remaining := deadline - time.monotonic()) > 0:

@@ -141,8 +141,9 @@ def test_a_silent_client_is_dropped_after_one_and_a_half_keepalives(cloud, local
 
     waited = device.seconds_until_closed()
 
-    # §3.1.2.10: 1.5 x keepalive; the broker checks four times a second.
-    assert 1.4 <= waited <= 2.0
+    # §3.1.2.10: 1.5 x keepalive; the broker checks four times a second (plus slack for a
+    # busy machine).
+    assert 1.4 <= waited <= 2.5
     assert observer.expect_raw(f"smartlight/{thing}/lwt") == LWT
 
 
@@ -270,3 +271,14 @@ def test_violations_are_logged(caplog):
     assert any("may not subscribe to 'smartlight/+/cmd'" in m for m in messages)
     assert any("may not publish" in m and "disconnecting" in m for m in messages)
     assert any("refused CONNECT from 'stranger'" in m for m in messages)
+
+
+def test_the_service_mqtt_url_carries_a_credential_the_broker_accepts(cloud):
+    from localcloud.client import parse_mqtt_url
+
+    host, port, username, password = parse_mqtt_url(cloud.service_mqtt_url)
+    client = RawClient(cloud, "platform-worker", username=username, password=password)
+
+    assert (host, port) == (cloud.mqtt_host, cloud.mqtt_port)
+    assert client.code == mqtt.ACCEPTED
+    client.close()

@@ -358,3 +358,36 @@ def test_publishing_to_the_update_topic_over_http_updates_the_shadow(iot, mqtt_c
 
     assert observer.expect(f"$aws/things/{thing}/shadow/update/accepted")["version"] == 1
     assert get(iot, thing)["state"]["reported"] == {"on": True}
+
+
+def raw_request(backend, method, path, data=None):
+    """(status, error type header, JSON body) of a request the boto3 client would not send."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(backend.http_url + path, method=method, data=data)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, None, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["x-amzn-ErrorType"], json.loads(error.read())
+
+
+def test_an_unsupported_method_on_a_shadow_is_a_405(backend, thing):
+    status, error_type, _ = raw_request(backend, "PUT", f"/things/{thing}/shadow", b"{}")
+
+    assert (status, error_type) == (405, "MethodNotAllowedException")
+
+
+def test_publishing_with_qos_2_over_http_is_a_400(backend, thing):
+    status, error_type, body = raw_request(backend, "POST", f"/topics/smartlight%2F{thing}%2Fcmd"
+                                           "?qos=2", b"{}")
+
+    assert (status, error_type) == (400, "InvalidRequestException")
+    assert "QoS" in body["message"]
+
+
+def test_an_unknown_path_is_a_404(backend):
+    status, error_type, _ = raw_request(backend, "GET", "/nothing/here")
+
+    assert (status, error_type) == (404, "ResourceNotFoundException")
