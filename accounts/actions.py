@@ -82,15 +82,26 @@ def do_update_home(
 # --- members ----------------------------------------------------------------------------------
 
 
-def _owners_locked(home: Home) -> list[Membership]:
-    # Row locks on the owners serialise concurrent demotions/removals (PostgreSQL), so two
-    # owners demoting each other at once cannot leave the home without an owner.
-    return list(Membership.objects.select_for_update().filter(home=home, role=Role.OWNER))
+def _lock_for_owner_check(membership: Membership) -> tuple[Membership, int]:
+    """Locks the home's owner rows, then re-reads `membership`; returns it with the number of
+    owners (call inside atomic).
+
+    The owner rows are locked first and always in primary-key order, which serialises
+    concurrent demotions/removals (PostgreSQL) without deadlocks: two owners demoting each
+    other at once cannot leave the home without an owner.
+    """
+    owners = list(
+        Membership.objects.select_for_update()
+        .filter(home_id=membership.home_id, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
+    return membership, len(owners)
 
 
-def _refuse_if_last_owner(membership: Membership, doing: str) -> None:
-    owners = _owners_locked(membership.home)
-    if membership.role == Role.OWNER and len(owners) <= 1:
+def _refuse_if_last_owner(membership: Membership, owners: int, doing: str) -> None:
+    if membership.role == Role.OWNER and owners <= 1:
         raise ActionError(
             f"{membership.user.email} is the last owner of {membership.home.name} and cannot "
             f"{doing}. Make another member an owner first."
@@ -101,11 +112,11 @@ def do_change_role(membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ActionError(f"Unknown role {role!r}: choose owner, member or viewer.")
     with transaction.atomic():
-        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
+        membership, owners = _lock_for_owner_check(membership)
         if membership.role == role:
             return membership
         if role != Role.OWNER:
-            _refuse_if_last_owner(membership, "be demoted")
+            _refuse_if_last_owner(membership, owners, "be demoted")
         membership.role = role
         membership.save(update_fields=["role"])
         iot_cookie.mark_user(membership.user)
@@ -114,16 +125,16 @@ def do_change_role(membership: Membership, role: str) -> Membership:
 
 def do_remove_member(membership: Membership) -> None:
     with transaction.atomic():
-        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
-        _refuse_if_last_owner(membership, "be removed")
+        membership, owners = _lock_for_owner_check(membership)
+        _refuse_if_last_owner(membership, owners, "be removed")
         membership.delete()
         iot_cookie.mark_user(membership.user)
 
 
 def do_leave_home(membership: Membership) -> None:
     with transaction.atomic():
-        membership = Membership.objects.select_related("home", "user").get(pk=membership.pk)
-        _refuse_if_last_owner(membership, "leave")
+        membership, owners = _lock_for_owner_check(membership)
+        _refuse_if_last_owner(membership, owners, "leave")
         membership.delete()
         iot_cookie.mark_user(membership.user)
 
