@@ -15,10 +15,10 @@ Every rule here follows the AWS IoT developer guide ("Device Shadow service docu
 - Limits: 8 KB of state (desired + reported, metadata excluded) is 413; more than 6 levels of
   nesting is 400; `clientToken` over 64 bytes is 400 "Invalid clientToken".
 
-Where moto's iot-data backend differs (it rejects shadows of unregistered things, keeps
-`"desired": null` as an empty section, does not echo `clientToken` on errors, has no size or
-depth limits, and fails on a `version` for a shadow that does not exist yet), this module follows
-the AWS documentation, not moto.
+Where moto's iot-data backend (5.2) differs, this module follows the AWS documentation, not
+moto: moto rejects shadows of unregistered things, ignores `"desired": null` (the section stays),
+echoes no `clientToken`, has no clientToken, size or depth limits, and fails with an internal
+error on a `version` for a shadow that does not exist yet.
 """
 
 from __future__ import annotations

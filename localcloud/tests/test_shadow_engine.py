@@ -118,3 +118,21 @@ def test_nested_delta_null_leaves_and_versions_agree_with_moto():
         moto_iot.update_thing_shadow(thingName=THING,
                                      payload=json.dumps({"state": {}, "version": 1}))
     assert store.update(THING, "", b'{"state":{},"version":1}').status == 409
+
+
+@mock_aws
+def test_where_moto_keeps_a_nulled_desired_section_we_remove_it_as_aws_documents():
+    boto3.client("iot", region_name="us-east-1").create_thing(thingName=THING)
+    moto_iot = boto3.client("iot-data", region_name="us-east-1")
+    store = ShadowStore()
+    first = {"state": {"desired": {"on": True}, "reported": {"on": False}}}
+    nulled = {"state": {"desired": None}}
+    for document in (first, nulled):
+        moto_iot.update_thing_shadow(thingName=THING, payload=json.dumps(document))
+        store.update(THING, "", json.dumps(document).encode())
+
+    moto_state = json.loads(moto_iot.get_thing_shadow(thingName=THING)["payload"].read())["state"]
+    local_state = json.loads(store.get(THING, "").body)["state"]
+
+    assert "desired" in moto_state
+    assert local_state == {"reported": {"on": False}}
