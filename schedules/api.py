@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
+from ninja.responses import Status
 from pydantic import ConfigDict
 
 from accounts.access import current_membership, get_home_for_user
@@ -184,7 +185,7 @@ def create_schedule(request, payload: ScheduleIn):
     raw = payload.model_dump()
     home = _home(request, raw.pop("home"), Role.MEMBER)
     schedule = actions.do_create_schedule(home, _clean(home, raw))
-    return 201, schedule_out(schedule)
+    return Status(201, schedule_out(schedule))
 
 
 @router.post("/preview", response=PreviewOut, summary="Describe a trigger and its next 5 runs")
@@ -249,4 +250,4 @@ def disable_schedule(request, code: UUID):
 @router.delete("/{code}", response={204: None})
 def delete_schedule(request, code: UUID):
     actions.do_delete_schedule(_schedule(request, code, Role.MEMBER))
-    return 204, None
+    return Status(204, None)

@@ -32,7 +32,9 @@ class ScheduleForm(forms.Form):
     name = forms.CharField(max_length=100)
     trigger = forms.ChoiceField(choices=Trigger.choices, widget=forms.RadioSelect)
     run_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    run_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    run_time = forms.TimeField(
+        required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     weekdays = forms.MultipleChoiceField(
         choices=WEEKDAY_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
