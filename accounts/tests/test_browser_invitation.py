@@ -33,6 +33,8 @@ def test_the_demo_owner_invites_a_member_who_signs_up_and_sees_the_home(
     page.get_by_label("Role").select_option("member")
     page.get_by_role("button", name="Send invitation").click()
     page.get_by_text("Invitation sent to guest@example.com").wait_for()
+    # htmx swapped the page in place; keyboard focus moved to the news, not lost to <body>.
+    page.wait_for_function("document.activeElement.classList.contains('messages')")
     assert page.get_by_text("guest@example.com").count() >= 1
 
     assert len(mail.outbox) == 1
