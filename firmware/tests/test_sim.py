@@ -111,7 +111,16 @@ def eventually(fn, timeout: float = 10, every: float = 0.05):
 
 
 def shadow(cloud, thing: str) -> dict:
-    return json.loads(cloud.client("iot-data").get_thing_shadow(thingName=thing)["payload"].read())
+    """The thing's shadow document; {"state": {}} while it does not exist yet."""
+    iot = cloud.client("iot-data")
+    try:
+        return json.loads(iot.get_thing_shadow(thingName=thing)["payload"].read())
+    except iot.exceptions.ResourceNotFoundException:
+        return {"state": {}}
+
+
+def reported(cloud, thing: str) -> dict:
+    return shadow(cloud, thing)["state"].get("reported", {})
 
 
 def set_desired(cloud, thing: str, desired: dict) -> None:
@@ -138,7 +147,7 @@ def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(backend, 
         sim.wait_line("sim ready")
         folder = tmp_path / thing
         assert json.loads((folder / "config.json").read_text())["led_count"] == 12
-        eventually(lambda: shadow(cloud, thing)["state"]["reported"].get("connected") is True)
+        eventually(lambda: reported(cloud, thing).get("connected") is True)
 
         # When: the platform writes desired through the data-plane API.
         set_desired(
@@ -147,18 +156,18 @@ def test_a_desired_change_renders_and_reports_and_a_kill_fires_the_lwt(backend, 
 
         # Then: the strip shows it and the shadow reports it, which clears the delta.
         eventually(lambda: frame(folder) == [[0, 255, 0]] * 12)
-        doc = eventually(
-            lambda: (d := shadow(cloud, thing))["state"]["reported"].get("color") == "#00ff00"
-            and "delta" not in d["state"]
-            and d
-        )
-        reported = doc["state"]["reported"]
-        assert reported["brightness"] == 255 and reported["led_count"] == 12
-        assert reported["effects"][0] == "solid"
+        def settled():
+            state = shadow(cloud, thing)["state"]
+            shown = state.get("reported", {})
+            return shown.get("color") == "#00ff00" and "delta" not in state and shown
+
+        shown = eventually(settled)
+        assert shown["brightness"] == 255 and shown["led_count"] == 12
+        assert shown["effects"][0] == "solid"
 
         # And: killing the simulator (no DISCONNECT) makes the broker publish the Last Will.
         sim.kill(signal.SIGKILL)
-        eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is False)
+        eventually(lambda: reported(cloud, thing).get("connected") is False)
     finally:
         sim.kill()
 
@@ -175,7 +184,7 @@ def test_a_restarted_simulator_restores_its_light_and_applies_offline_changes(cl
         sim.kill(signal.SIGTERM)  # saves the state, no DISCONNECT
     saved = json.loads((tmp_path / thing / "state.json").read_text())
     assert saved["color"] == "#ff0000"
-    eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is False)
+    eventually(lambda: reported(cloud, thing).get("connected") is False)
 
     # While the light is away the platform changes it; the restart resyncs from `get`.
     set_desired(cloud, thing, {"color": "#0000ff", "effect": "solid"})
@@ -183,8 +192,8 @@ def test_a_restarted_simulator_restores_its_light_and_applies_offline_changes(cl
     try:
         sim.wait_line("sim ready")
         eventually(lambda: frame(tmp_path / thing) == [[0, 0, 255]] * 5, timeout=15)
-        eventually(lambda: shadow(cloud, thing)["state"]["reported"]["connected"] is True)
-        assert shadow(cloud, thing)["state"]["reported"]["color"] == "#0000ff"
+        eventually(lambda: reported(cloud, thing).get("connected") is True)
+        assert reported(cloud, thing)["color"] == "#0000ff"
     finally:
         sim.kill()
 
@@ -287,8 +296,8 @@ def test_device_dir_runs_one_provisioned_light(cloud, tmp_path):
     try:
         sim.wait_line(f"sim {thing} connected")
         sim.wait_line("sim ready")
-        reported = eventually(lambda: shadow(cloud, thing)["state"].get("reported"))
-        assert reported["led_count"] == 6 and reported["max_ma"] == 500
+        shown = eventually(lambda: reported(cloud, thing))
+        assert shown["led_count"] == 6 and shown["max_ma"] == 500
         assert json.loads((folder / "config.json").read_text()) == config  # left as provisioned
     finally:
         sim.kill()
