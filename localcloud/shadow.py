@@ -7,7 +7,8 @@ Every rule here follows the AWS IoT developer guide ("Device Shadow service docu
   leaf removes that leaf, `"desired": null` removes the section, `"state": null` clears both.
 - `version` increments on every accepted update; a request carrying a different `version` is
   409 "Version conflict". A shadow created again within 48 hours of its deletion continues the
-  old version numbers ("Interacting with shadows", DELETE).
+  old version numbers ("Interacting with shadows", DELETE); localcloud keeps those versions as
+  long as its state lives, without the 48-hour expiry.
 - `metadata` holds a `{"timestamp"}` per leaf (arrays: one per element), touched only for the
   leaves an update names.
 - delta = every leaf of `desired` that differs from `reported` (objects compared down to the
