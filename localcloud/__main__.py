@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_file_limit()
     try:
         asyncio.run(serve(config))
-    except OSError as error:
+    except (OSError, ValueError) as error:
+        # A port in use, an unreachable --mqtt-url, a malformed URL: one clear line, exit 1.
         print(f"localcloud: {error}", file=sys.stderr)
         return 1
     return 0

@@ -115,3 +115,39 @@ def test_the_state_file_is_replaced_atomically(tmp_path, monkeypatch):
     # The old file is intact and no temporary file is left behind.
     assert state.path.read_bytes() == saved
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["shadows.json"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mqtt-url", "http://127.0.0.1:1"], "not an mqtt:// URL"),
+        (["--mqtt-url", "mqtt://127.0.0.1:1"], "localcloud: "),
+    ],
+)
+def test_it_exits_with_one_clear_line_when_it_cannot_start(args, message):
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    result = subprocess.run(
+        [sys.executable, "-m", "localcloud", "--http-port", "0", "--no-moto", *args],
+        capture_output=True, text=True, env=env, timeout=30)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "localcloud ready" not in result.stdout
+
+
+def test_it_exits_with_one_clear_line_when_its_port_is_taken():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+        result = subprocess.run(
+            [sys.executable, "-m", "localcloud", "--mqtt-port", str(port), "--http-port", "0",
+             "--no-moto"], capture_output=True, text=True, env=env, timeout=30)
+
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
