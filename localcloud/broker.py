@@ -26,6 +26,7 @@ import itertools
 import logging
 import re
 import socket
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -190,7 +191,7 @@ class Connection(asyncio.Protocol):
                 self.handle(packet)
         except mqtt.ProtocolError as error:
             self.close(f"protocol error: {error}")
-        except (IndexError, ValueError) as error:
+        except (IndexError, ValueError, struct.error) as error:
             self.close(f"malformed packet: {error}")
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -282,3 +282,13 @@ def test_the_service_mqtt_url_carries_a_credential_the_broker_accepts(cloud):
     assert (host, port) == (cloud.mqtt_host, cloud.mqtt_port)
     assert client.code == mqtt.ACCEPTED
     client.close()
+
+
+def test_a_malformed_packet_closes_only_that_connection(cloud, local_mqtt, thing):
+    bystander = local_mqtt()
+    client = RawClient(cloud, thing)
+
+    client.sock.sendall(bytes((mqtt.SUBSCRIBE << 4 | 2, 1, 0)))  # SUBSCRIBE cut short
+
+    assert client.seconds_until_closed(timeout=3) < 3
+    assert bystander.subscribe(f"smartlight/{thing}/cmd") == [1]

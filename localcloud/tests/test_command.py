@@ -151,3 +151,15 @@ def test_it_exits_with_one_clear_line_when_its_port_is_taken():
     assert result.returncode == 1
     assert "address already in use" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_the_package_imports_without_django():
+    code = ("import sys, localcloud.testing, localcloud.cloud, localcloud.__main__; "
+            "assert 'django' not in sys.modules, 'django was imported'")
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = PACKAGE_PARENT
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=30)
+
+    assert result.returncode == 0, result.stderr
