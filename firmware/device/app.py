@@ -78,6 +78,11 @@ class Device:
         self.reboot_at = None
         self.connects = 0
         self.running = True
+        # A thing name outside the contract cannot be the client id AWS IoT's policy allows;
+        # the light still works from flash, it just never tries the cloud.
+        self.thing_valid = shadow.thing_ok(self.thing)
+        if not self.thing_valid:
+            log("config: thing must be 'sl-' + 12 lowercase hex, got", repr(self.thing))
 
     # -- cloud link -----------------------------------------------------------------------
 
@@ -155,7 +160,7 @@ class Device:
 
     def service_link(self, now):
         if self.client is None:
-            if not self.wifi.isconnected():
+            if not self.thing_valid or not self.wifi.isconnected():
                 return
             if self.retry_at is not None and ticks_diff(now, self.retry_at) < 0:
                 return
@@ -251,7 +256,7 @@ class Device:
             self.reboot_at = ticks_add(now, REBOOT_DELAY_MS)
         offline_ms = int(self.cfg.get("offline_reboot_s", 900)) * 1000
         offline = self.client is None and ticks_diff(now, self.last_cloud) >= offline_ms
-        if offline_ms > 0 and offline:
+        if offline_ms > 0 and offline and self.thing_valid:  # a reboot cannot fix the config
             self.log("cloud: offline too long, rebooting")
             self.reboot_at = now
         if self.reboot_at is not None and ticks_diff(now, self.reboot_at) >= 0:

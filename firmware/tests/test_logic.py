@@ -231,6 +231,14 @@ def test_a_failed_publish_drops_the_link_instead_of_crashing(logic):
     assert v == {"online": False, "brightness": 3}
 
 
+def test_a_bad_thing_name_never_connects_but_the_light_works(logic):
+    v = value(logic, "a bad thing name keeps the light local")
+    assert v["connects"] == 0
+    assert v["resets"] == 0  # rebooting cannot fix a config: no offline reboots either
+    assert v["frames"] is True
+    assert v["logged"] == ["config: thing must be 'sl-' + 12 lowercase hex, got 'SL-NOT-A-THING'"]
+
+
 def test_fifteen_minutes_offline_reboots(logic):
     assert value(logic, "fifteen minutes without the cloud reboots") == 900000
 

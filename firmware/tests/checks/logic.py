@@ -554,6 +554,18 @@ def _():
     return {"online": d.online(), "brightness": d.light.state["brightness"]}
 
 
+@check("a bad thing name keeps the light local")
+def _():
+    d, _ = make_device(cfg={"thing": "SL-NOT-A-THING", "offline_reboot_s": 1})
+    run(d, d.now, 3000)
+    return {
+        "connects": BROKER.connects,
+        "resets": machine.resets,
+        "frames": d.renderer.frames > 0,
+        "logged": [line for line in LOG if line.startswith("config:")][-1:],
+    }
+
+
 @check("fifteen minutes without the cloud reboots")
 def _():
     d, _ = make_device(wifi=False)
