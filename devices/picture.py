@@ -63,6 +63,11 @@ def strip_pixels(state: Mapping[str, Any], led_count: int) -> list[str]:
     return pixels
 
 
+# A frame holds LED drive levels after the firmware's gamma 2.6 (firmware/device/render.py);
+# a screen expects perceptual values, so undo that curve before showing the colours.
+_UNGAMMA = [round(255 * (i / 255) ** (1 / 2.6)) for i in range(256)]
+
+
 def frame_pixels(frame: Sequence[Sequence[int]]) -> list[str]:
     """Sample a rendered frame ([[r, g, b], ...]) down to at most MAX_STOPS colours."""
     if not frame:
@@ -70,7 +75,10 @@ def frame_pixels(frame: Sequence[Sequence[int]]) -> list[str]:
     step = max(1, len(frame) / MAX_STOPS)
     picked = [frame[int(i * step)] for i in range(min(len(frame), MAX_STOPS))]
     # An unlit pixel on screen is the strip's dark body, not pure black.
-    return [_hex(p) if any(p[:3]) else OFF_COLOR for p in picked]
+    return [
+        _hex([_UNGAMMA[max(0, min(255, int(c)))] for c in p[:3]]) if any(p[:3]) else OFF_COLOR
+        for p in picked
+    ]
 
 
 def gradient(pixels: Sequence[str]) -> str:
@@ -96,9 +104,15 @@ def _cached_gradient(key: tuple, led_count: int) -> str:
 
 
 def frames_dir() -> Path | None:
-    """Where simulated lights write `<thing>/frame.json`, when the simulator runs locally."""
+    """Where simulated lights write `<thing>/frame.json`: $SMARTLIGHT_SIM_DIR, else in local
+    mode the folder `make run` gives the simulator (var/lights) when it exists."""
     value = os.environ.get("SMARTLIGHT_SIM_DIR", "")
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    from django.conf import settings
+
+    default = Path(settings.BASE_DIR) / "var" / "lights"
+    return default if settings.AWS_MODE == "local" and default.is_dir() else None
 
 
 def read_frame(thing: str, base: Path | None = None) -> list[list[int]] | None:

@@ -41,6 +41,7 @@ def ensure_demo_lights(home: Home) -> list[Device]:
     `led_count` is only a first guess shown until the light reports its own.
     """
     lights = []
+    any_changed = False
     for thing, name, room_name, led_count in DEMO_LIGHTS:
         room, _ = Room.objects.get_or_create(home=home, name=room_name)
         device, created = Device.objects.get_or_create(
@@ -55,9 +56,11 @@ def ensure_demo_lights(home: Home) -> list[Device]:
             device.home, device.room = home, room
             device.save(update_fields=["home", "room"])
             changed = True
-        if changed:
-            iot_cookie.mark_home(home)
         lights.append(device)
+        any_changed = any_changed or changed
+    if any_changed:
+        # Once for all three: the members' items now list the demo things.
+        iot_cookie.mark_home(home)
     return lights
 
 
