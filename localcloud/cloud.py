@@ -33,7 +33,7 @@ log = logging.getLogger("localcloud")
 DEFAULT_SERVICE_USERNAME = "smartlight-service"
 DEFAULT_SERVICE_PASSWORD = "localcloud-service"
 SHADOW_EVENTS_QUEUE = "smartlight-shadow-events"
-# Everything an IoT region's moto needs: the region the platform uses by default.
+# The region the shadow events queue is created in: the platform's AWS_REGION (same default).
 REGION = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
 
 Listener = Callable[[str, bytes], None]

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from localcloud.cloud import DEFAULT_SERVICE_PASSWORD, DEFAULT_SERVICE_USERNAME, SHADOW_EVENTS_QUEUE
+from localcloud.cloud import (
+    DEFAULT_SERVICE_PASSWORD,
+    DEFAULT_SERVICE_USERNAME,
+    REGION,
+    SHADOW_EVENTS_QUEUE,
+)
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 START_TIMEOUT = 60.0
@@ -120,7 +125,7 @@ class LocalCloud:
         import boto3
 
         endpoint = self.http_url if service == "iot-data" else self.moto_url
-        kwargs.setdefault("region_name", "us-east-1")
+        kwargs.setdefault("region_name", REGION)
         kwargs.setdefault("aws_access_key_id", "testing")
         kwargs.setdefault("aws_secret_access_key", "testing")
         key = (service, endpoint, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
