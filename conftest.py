@@ -10,11 +10,31 @@ import os
 
 import pytest
 
-os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness (~0.3 s a user here) would dominate the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Run Celery tasks in-process.
+
+    Set on the app, not through CELERY_TASK_ALWAYS_EAGER: pytest-django loads the settings
+    before this module is imported, so the environment would come too late.
+    """
+    from smartlight import celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture

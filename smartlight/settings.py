@@ -199,7 +199,10 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 
-COGNITO_DOMAIN = env_str("COGNITO_DOMAIN")
+COGNITO_DOMAIN = env_str("COGNITO_DOMAIN").rstrip("/")
+if COGNITO_DOMAIN and "://" not in COGNITO_DOMAIN:
+    # allauth builds its URLs as f"{DOMAIN}/oauth2/token": the scheme must be there.
+    COGNITO_DOMAIN = "https://" + COGNITO_DOMAIN
 COGNITO_CLIENT_ID = env_str("COGNITO_CLIENT_ID")
 COGNITO_CLIENT_SECRET = env_str("COGNITO_CLIENT_SECRET")
 COGNITO_ENABLED = bool(COGNITO_DOMAIN and COGNITO_CLIENT_ID and COGNITO_CLIENT_SECRET)
@@ -275,6 +278,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
+# Periodic safety nets (celery beat): mirrors whose on-commit push failed are retried here.
+CELERY_BEAT_SCHEDULE: dict = {
+    "flush-iot-cookie": {"task": "accounts.tasks.flush_iot_cookie_outbox", "schedule": 300.0},
+}
 CELERY_ACCEPT_CONTENT = ["json"]
 
 LOGGING = {

@@ -45,27 +45,8 @@ def membership_of():
     return get
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The fixture users are created with a password; PBKDF2's deliberate slowness (~0.3 s a
-    # user on this machine) would dominate these tests without testing anything of ours.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
-def celery_eager():
-    """Run tasks in-process. The root conftest's CELERY_TASK_ALWAYS_EAGER comes too late:
-    pytest-django loads the settings before the root conftest module is imported."""
-    from smartlight import celery_app
-
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
-
-
-@pytest.fixture
-def iot_table(settings, celery_eager):
+def iot_table(settings):
     """moto in-process with an empty `iot_cookie` table; returns a DynamoDB client.
 
     moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
