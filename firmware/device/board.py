@@ -10,7 +10,7 @@ import wifimgr
 
 
 def make(root, machine, neopixel, network, socket, ntptime, MQTTClient, ssl, log=print):
-    cfg = store.load_config(root)
+    cfg = store.load_config(root, log)
     strip = neopixel.NeoPixel(machine.Pin(int(cfg["pin"]), machine.Pin.OUT), int(cfg["led_count"]))
     wdt_ms = int(cfg.get("wdt_ms", 0))
     wdt = machine.WDT(timeout=wdt_ms) if wdt_ms > 0 else None

@@ -67,12 +67,32 @@ def write_json(root, name, doc):
         os.rename(tmp, path(root, name))
 
 
-def load_config(root):
+LIMITS = {"led_count": (1, 1000), "max_ma": (0, 100000), "fps": (1, 100), "port": (1, 65535)}
+
+
+def load_config(root, log=None):
+    """CONFIG overridden by /config.json. A value of the wrong type or out of range is
+    logged and the default kept: a typo in the file must not boot-loop the light."""
     cfg = dict(CONFIG)
     doc = read_json(root, "config.json")
-    if type(doc) is dict:
-        for key in doc:
-            cfg[key] = doc[key]
+    if type(doc) is not dict:
+        if log:
+            log("config: no usable config.json, defaults only")
+        return cfg
+    for key in doc:
+        value = doc[key]
+        default = CONFIG.get(key)
+        ok = True
+        if default is not None and type(value) is not type(default):
+            ok = False
+        elif key in ("user", "password") and value is not None and type(value) is not str:
+            ok = False
+        elif key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
+            ok = False
+        if ok:
+            cfg[key] = value
+        elif log:
+            log("config: ignored", key, repr(value)[:40])
     return cfg
 
 

@@ -170,6 +170,12 @@ def test_config_json_overrides_the_defaults(logic):
     assert v == {"thing": THING, "led_count": 150, "pin": 19}
 
 
+def test_bad_config_values_keep_their_defaults(logic):
+    v = value(logic, "bad config values keep their defaults")
+    assert v["cfg"] == [30, 2000, True, 19, 40, 8883, None, "pw"]
+    assert v["ignored"] == 6
+
+
 def test_backoff_is_exponential_jittered_and_capped(logic):
     v = value(logic, "backoff grows exponentially with jitter and caps at 30 s")
     assert v["high"] == [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]

@@ -438,6 +438,18 @@ def _():
     return {"thing": cfg["thing"], "led_count": cfg["led_count"], "pin": cfg["pin"]}
 
 
+@check("bad config values keep their defaults")
+def _():
+    root = fresh_dir()
+    doc = {"thing": THING, "led_count": "150", "max_ma": -5, "tls": 1, "pin": True, "fps": 40,
+           "port": 99999, "user": 7, "password": "pw"}  # fmt: skip
+    store.write_json(root, "config.json", doc)
+    lines = []
+    cfg = store.load_config(root, lambda *a: lines.append(" ".join([str(x) for x in a])))
+    keys = ["led_count", "max_ma", "tls", "pin", "fps", "port", "user", "password"]
+    return {"cfg": [cfg[k] for k in keys], "ignored": len(lines)}
+
+
 # -- backoff --------------------------------------------------------------------------------
 
 
