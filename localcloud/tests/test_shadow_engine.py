@@ -6,6 +6,8 @@ import json
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from localcloud.shadow import ShadowStore, delta_of
@@ -136,3 +138,31 @@ def test_where_moto_keeps_a_nulled_desired_section_we_remove_it_as_aws_documents
 
     assert "desired" in moto_state
     assert local_state == {"reported": {"on": False}}
+
+
+# --- properties -----------------------------------------------------------------------------------
+keys = st.sampled_from(["on", "brightness", "color", "effect", "led", "speed"])
+leaves = st.one_of(st.booleans(), st.integers(0, 255), st.sampled_from(["#ff0000", "solid"]),
+                   st.lists(st.integers(0, 3), max_size=3))
+sections = st.recursive(
+    st.dictionaries(keys, leaves, max_size=4),
+    lambda children: st.dictionaries(keys, st.one_of(leaves, children), max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(desired=sections, reported=sections)
+def test_reporting_the_delta_always_clears_it(desired, reported):
+    # The device contract: a device that applies the delta and reports it leaves no delta.
+    store = ShadowStore()
+    store.update(THING, "", json.dumps({"state": {"desired": desired,
+                                                  "reported": reported}}).encode())
+    before = json.loads(store.get(THING, "").body)["state"].get("delta", {})
+
+    store.update(THING, "", json.dumps({"state": {"reported": before}}).encode())
+
+    after = json.loads(store.get(THING, "").body)["state"]
+    assert "delta" not in after
+    # And the delta only ever named keys of desired.
+    assert set(before) <= set(after.get("desired", {}))
