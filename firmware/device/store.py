@@ -67,7 +67,16 @@ def write_json(root, name, doc):
         os.rename(tmp, path(root, name))
 
 
-LIMITS = {"led_count": (1, 1000), "max_ma": (0, 100000), "fps": (1, 100), "port": (1, 65535)}
+# keepalive: AWS IoT Core accepts 30..1200 s (IoT Core quotas, "Keep-alive interval").
+LIMITS = {
+    "led_count": (1, 1000),
+    "max_ma": (0, 100000),
+    "fps": (1, 100),
+    "port": (1, 65535),
+    "keepalive_s": (30, 1200),
+    "offline_reboot_s": (0, 86400),
+    "wdt_ms": (0, 600000),
+}
 
 
 def load_config(root, log=None):
