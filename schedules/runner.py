@@ -3,10 +3,11 @@
 In AWS, EventBridge invokes the Lambda; locally (and in tests) `manage.py run_schedules` does the
 same in-process against the configured iot-data endpoint (localcloud).
 
-Each due run is claimed before it fires: in one transaction the row is locked (`SELECT ... FOR
-UPDATE SKIP LOCKED` where the database has it, so a second runner passes over it instead of
-waiting) and `next_run` is moved on with a compare-and-set on its old value, which is what
-makes SQLite (no row locks, but serialised writes) safe too. A run is therefore fired at most
+Each due run is claimed before it fires: in one transaction per batch the rows are locked
+(`SELECT ... FOR UPDATE SKIP LOCKED` where the database has it, so a second runner passes over
+them and takes the next ones instead of waiting) and each `next_run` is moved on with a
+compare-and-set on its old value, which is what makes SQLite (no row locks, but serialised
+writes) safe too. Results are written back in one more transaction. A run is therefore fired at most
 once even with several runners; a runner that dies between claim and fire loses that run
 rather than firing it twice.
 """
@@ -71,68 +72,85 @@ class Runner:
             self._iot_data = aws.client("iot-data")
         return self._iot_data
 
-    def due_ids(self, now: dt.datetime) -> list[int]:
-        # Served by the index on next_run: a range scan of the due rows only.
-        return list(
+    def due(self, now: dt.datetime):
+        """Due schedules, oldest first. Served by the index on next_run (a range scan)."""
+        return (
             Schedule.objects.filter(next_run__lte=now, enabled=True)
+            .select_related("home", "scene")
+            .prefetch_related("devices", "rooms__devices")
             .order_by("next_run")
-            .values_list("id", flat=True)[:BATCH]
         )
 
     def tick(self) -> list[dict]:
         """Fire every run due now. Returns one result per schedule handled."""
         now = self.clock()
         results = []
-        for pk in self.due_ids(now):
-            claimed = self._claim(pk, now)
-            if claimed is None:
-                continue
-            schedule, fire_at = claimed
+        for schedule, fire_at in self.claim(now):
             results.append(self._fire(schedule, fire_at, now))
+        self._record(results)
         return results
 
-    def _claim(self, pk: int, now: dt.datetime) -> tuple[Schedule, dt.datetime | None] | None:
+    def claim(self, now: dt.datetime) -> list[tuple[Schedule, dt.datetime | None]]:
+        """Claim a batch of due runs in one short transaction (one commit for the batch)."""
         with transaction.atomic():
-            rows = Schedule.objects.filter(pk=pk, enabled=True, next_run__lte=now)
+            rows = self.due(now)
             if connection.features.has_select_for_update_skip_locked:
+                # Another runner's claimed rows are passed over, not waited for.
                 rows = rows.select_for_update(skip_locked=True, of=("self",))
-            schedule = rows.select_related("home", "scene").first()
-            if schedule is None:
-                return None
-            due = schedule.next_run
-            assert due is not None
-            trigger = schedule.as_trigger()
-            # Catch up: the latest run within the grace window fires once (setting the same
-            # desired state several times in a row changes nothing); older ones are skipped.
-            fire_at = None
-            window_start = now - GRACE
-            if due >= window_start:
-                fire_at = due
-            for run in timing.iter_runs(trigger, max(due, window_start - dt.timedelta(seconds=1))):
-                if run > now:
-                    break
-                if run >= window_start:
-                    fire_at = run
-            following = timing.next_run(trigger, now)
-            fields: dict[str, Any] = {"next_run": following}
-            if fire_at is None:
-                fields["last_result"] = {
-                    "status": "skipped",
-                    "reason": f"missed by more than {int(GRACE.total_seconds() // 60)} minutes",
-                    "due": _iso(due),
-                }
-            else:
-                fields["last_run"] = fire_at
-            won = Schedule.objects.filter(pk=pk, next_run=due).update(**fields)
-            if not won:
-                return None
-        for name, value in fields.items():
-            setattr(schedule, name, value)
-        return schedule, fire_at
+            return self._claim_rows(list(rows[:BATCH]), now)
+
+    def _claim_rows(
+        self, rows: list[Schedule], now: dt.datetime
+    ) -> list[tuple[Schedule, dt.datetime | None]]:
+        claimed = []
+        with transaction.atomic():
+            for schedule in rows:
+                due = schedule.next_run
+                assert due is not None
+                trigger = schedule.as_trigger()
+                # Catch up: the latest run within the grace window fires once (setting the
+                # same desired state several times in a row changes nothing); older runs are
+                # skipped.
+                fire_at = None
+                window_start = now - GRACE
+                if due >= window_start:
+                    fire_at = due
+                for run in timing.iter_runs(
+                    trigger, max(due, window_start - dt.timedelta(seconds=1))
+                ):
+                    if run > now:
+                        break
+                    if run >= window_start:
+                        fire_at = run
+                fields: dict[str, Any] = {"next_run": timing.next_run(trigger, now)}
+                if fire_at is None:
+                    fields["last_result"] = {
+                        "status": "skipped",
+                        "reason": f"missed by more than {int(GRACE.total_seconds() // 60)} minutes",
+                        "due": _iso(due),
+                    }
+                else:
+                    fields["last_run"] = fire_at
+                # Compare-and-set on the old next_run: exactly one runner wins the run.
+                if not Schedule.objects.filter(pk=schedule.pk, next_run=due).update(**fields):
+                    continue
+                for name, value in fields.items():
+                    setattr(schedule, name, value)
+                claimed.append((schedule, fire_at))
+        return claimed
+
+    def _record(self, results: list[dict]) -> None:
+        fired = [r for r in results if r.get("status") != "skipped"]
+        if not fired:
+            return
+        with transaction.atomic():
+            for result in fired:
+                summary = {k: v for k, v in result.items() if k not in ("schedule", "pk")}
+                Schedule.objects.filter(pk=result["pk"]).update(last_result=summary)
 
     def _fire(self, schedule: Schedule, fire_at: dt.datetime | None, now: dt.datetime) -> dict:
         if fire_at is None:
-            return {"schedule": str(schedule.code), **schedule.last_result}
+            return {"schedule": str(schedule.code), "pk": schedule.pk, **schedule.last_result}
         event = schedule.lambda_input()
         event["time"] = _iso(fire_at)
         try:
@@ -153,12 +171,11 @@ class Runner:
         }
         if result.get("error"):
             summary["error"] = result["error"]
-        Schedule.objects.filter(pk=schedule.pk).update(last_result=summary)
         schedule.last_result = summary
         log.info(
             "schedule %s fired at %s: %s", schedule.code, summary["fire_time"], summary["status"]
         )
-        return {"schedule": str(schedule.code), **summary}
+        return {"schedule": str(schedule.code), "pk": schedule.pk, **summary}
 
     def run_forever(self, interval: float = 1.0, mirror_every: float = 300.0) -> None:
         last_mirror = 0.0

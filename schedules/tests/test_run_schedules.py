@@ -75,9 +75,9 @@ def test_it_never_fires_the_same_run_twice(iot_data, wake_up):
 def test_a_run_claimed_by_another_runner_is_passed_over(iot_data, wake_up):
     now = DUE + dt.timedelta(seconds=5)
     slow, fast = runner_at(iot_data, now), runner_at(iot_data, now)
-    seen = slow.due_ids(now)  # the slow runner has read the due row ...
+    seen = list(slow.due(now))  # the slow runner has read the due row ...
     assert len(fast.tick()) == 1  # ... the fast one claims and fires it ...
-    assert slow._claim(seen[0], now) is None  # ... so the slow one's claim loses.
+    assert slow._claim_rows(seen, now) == []  # ... so the slow one's claim loses.
 
 
 def test_it_catches_up_a_run_missed_within_five_minutes(iot_data, wake_up, lamp):

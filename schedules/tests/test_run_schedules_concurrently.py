@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 
 from schedules import actions
+from schedules import runner as runner_module
 from schedules.runner import Runner
 from schedules.tests.conftest import weekly_raw
 
@@ -33,9 +34,11 @@ class FakeIotData:
         return {"payload": b"{}"}
 
 
-def test_two_runners_at_once_fire_every_due_run_exactly_once(aws, home, lamp):
+def test_two_runners_at_once_fire_every_due_run_exactly_once(aws, home, lamp, monkeypatch):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (row locks); run with DATABASE_URL=postgres://...")
+    # Small batches, so each runner claims several and they meet on the same rows.
+    monkeypatch.setattr(runner_module, "BATCH", 7)
     # (`aws`: the mirror pushes that follow each commit go to moto, not the network.)
     for n in range(60):
         data = actions.clean_schedule(home, weekly_raw(lamp, name=f"S{n}"), now=CREATED)
