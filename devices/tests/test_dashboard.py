@@ -125,3 +125,9 @@ def test_the_live_feed_uses_the_simulators_frame_when_there_is_one(
 def test_anonymous_visitors_are_sent_to_sign_in(client):
     assert client.get("/").status_code == 302
     assert client.get("/live/").status_code == 302
+
+
+def test_the_live_feed_never_shows_another_homes_lights(client_for, charlie, light,
+                                                       charlies_light):
+    codes = [d["code"] for d in client_for(charlie).get("/live/").json()["devices"]]
+    assert codes == [str(charlies_light.code)]

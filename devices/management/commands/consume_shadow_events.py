@@ -66,7 +66,6 @@ class Consumer:
                 poison += 1
                 self.move_aside(message, str(exc))
             handled.append(message)
-        close_old_connections()
         result = apply_events(events)  # commits before anything is deleted below
         if result.unknown:
             log.info("documents for unregistered things dropped: %s", sorted(result.unknown))
@@ -129,6 +128,9 @@ class Command(BaseCommand):
         self.stdout.write(f"consuming {name}")
         while not stopping:
             try:
+                # A long-running process must drop connections the database closed or that
+                # outlived CONN_MAX_AGE, as Django does around each web request.
+                close_old_connections()
                 consumer.poll_once()
             except Exception:
                 # A broken database or queue must not kill the consumer for good.
