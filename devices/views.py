@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
@@ -86,7 +87,11 @@ def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
         "live": live,
         "look": look,
         "shown_text": shown_text,
-        "effects": [(name, name == look["effect"]) for name in effects],
+        # Built here, not in a template loop: a home can have hundreds of lights.
+        "effect_options": format_html_join(
+            "", '<option value="{}"{}>{}</option>',
+            ((name, " selected" if name == look["effect"] else "", name) for name in effects),
+        ),
         "state_url": state_url(device.code),
         "edit_url": edit_url(device.code),
     }
