@@ -257,7 +257,7 @@ MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:18830")
 # --- Celery --------------------------------------------------------------------------------
 # SQS in AWS, Redis when pointed there, and a filesystem transport that needs no server locally.
 CELERY_BROKER_URL = env_str(
-    "CELERY_BROKER_URL", "sqs://" if AWS_MODE == "aws" else "filesystem://"
+    "CELERY_BROKER_URL", "sqs://" if AWS_MODE == "aws" else "filesystem://localhost//"
 )
 _celery_dir = Path(env_str("CELERY_FS_DIR", str(BASE_DIR / "var" / "celery")))
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
