@@ -19,6 +19,7 @@ Every function returns timezone-aware UTC datetimes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -281,22 +282,41 @@ def utc_offset_at(zone: ZoneInfo, instant: dt.datetime) -> dt.timedelta:
 
 
 def next_offset_change(zone: ZoneInfo, after: dt.datetime) -> dt.datetime | None:
-    """The first instant after `after` at which the zone's UTC offset changes (to the minute)."""
-    base = utc_offset_at(zone, after)
-    step = dt.timedelta(hours=12)
-    low = after
-    for _ in range(SEARCH_DAYS * 2):
-        high = low + step
-        if utc_offset_at(zone, high) != base:
-            while high - low > dt.timedelta(minutes=1):
-                mid = low + (high - low) / 2
-                if utc_offset_at(zone, mid) == base:
-                    low = mid
-                else:
-                    high = mid
-            return high.replace(second=0, microsecond=0)
-        low = high
+    """The first instant after `after` at which the zone's UTC offset changes (to the minute),
+    or None when it keeps its offset for the next two years."""
+    year = after.astimezone(UTC).year
+    for y in (year, year + 1, year + 2):
+        for change in _offset_changes(zone.key, y):
+            if change > after:
+                return change
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _offset_changes(key: str, year: int) -> tuple[dt.datetime, ...]:
+    """Every instant in `year` (UTC) at which the zone's offset changes, to the minute.
+
+    Scans in 12-hour steps (no zone changes offset twice within 12 hours) and bisects each
+    change; cached, as the mirror asks this for every schedule it writes."""
+    zone = ZoneInfo(key)
+    changes = []
+    low = dt.datetime(year, 1, 1, tzinfo=UTC)
+    end = dt.datetime(year + 1, 1, 1, tzinfo=UTC)
+    step = dt.timedelta(hours=12)
+    while low < end:
+        high = min(low + step, end)
+        base = utc_offset_at(zone, low)
+        if utc_offset_at(zone, high) != base:
+            lo, hi = low, high
+            while hi - lo > dt.timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                if utc_offset_at(zone, mid) == base:
+                    lo = mid
+                else:
+                    hi = mid
+            changes.append(hi.replace(second=0, microsecond=0))
+        low = high
+    return tuple(changes)
 
 
 # --- plain descriptions ---------------------------------------------------------------------

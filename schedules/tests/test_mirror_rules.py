@@ -216,3 +216,25 @@ def test_a_failing_aws_call_keeps_the_change_in_the_outbox(
     monkeypatch.undo()
     assert tasks.flush_schedule_outbox() == 0
     assert rule_of(events, schedule)[0]["State"] == "ENABLED"
+
+
+def test_in_aws_mode_due_runs_are_advanced_past_for_eventbridge(events, make_schedule, settings):
+    from django.utils import timezone
+
+    created = dt.datetime(2026, 6, 15, 4, tzinfo=UTC)
+    schedule = make_schedule(now=created)
+    with time_machine.travel(dt.datetime(2026, 6, 15, 5, 0, 20, tzinfo=UTC), tick=False):
+        assert timezone.now() > schedule.next_run
+        assert tasks.advance_fired_schedules() == 1
+        assert tasks.advance_fired_schedules() == 0
+    schedule.refresh_from_db()
+    assert schedule.last_run == dt.datetime(2026, 6, 15, 5, tzinfo=UTC)
+    assert schedule.next_run == dt.datetime(2026, 6, 16, 5, tzinfo=UTC)
+    assert schedule.last_result == {"status": "sent", "by": "rules"}
+
+
+def test_locally_the_runner_not_the_task_advances_runs(make_schedule, settings):
+    settings.AWS_MODE = "local"
+    make_schedule(now=dt.datetime(2026, 6, 15, 4, tzinfo=UTC))
+    with time_machine.travel(dt.datetime(2026, 6, 15, 5, 0, 20, tzinfo=UTC), tick=False):
+        assert tasks.advance_fired_schedules() == 0
