@@ -63,8 +63,13 @@ def test_moto_serves_the_other_services(cloud):
                                                  "AttributeType": "S"}])
     cloud.client("events").put_rule(Name=f"r-{table}", ScheduleExpression="rate(5 minutes)")
 
+    pool = cloud.client("cognito-idp").create_user_pool(PoolName=table)["UserPool"]
+    cloud.client("scheduler").create_schedule_group(Name=f"g-{table}")
+
     assert table in dynamodb.list_tables()["TableNames"]
     assert cloud.client("iot").list_things()["things"] is not None
+    assert pool["Name"] == table
+    assert "Functions" in cloud.client("lambda").list_functions()
 
 
 def test_a_restart_with_a_state_dir_keeps_every_shadow_and_version(tmp_path):
