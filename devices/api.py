@@ -16,9 +16,9 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
-from pydantic import ConfigDict, StrictBool, StrictInt, StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from accounts.access import current_membership, get_home_for_user
 from accounts.models import Home, Role
@@ -35,16 +35,29 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 
 # --- schemas ---------------------------------------------------------------------------------
 class StateIn(Schema):
-    """A partial desired state: only the keys given change (DESIGN section 4)."""
+    """A partial desired state: only the keys given change (DESIGN section 4).
+
+    Documentation only: the body is checked by the device contract itself
+    (devices/shadow.validate_desired), so every bad field is listed with one clear reason,
+    including an effect the light does not have.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    on: StrictBool | None = None
-    brightness: StrictInt | None = Field(None, ge=0, le=255)
-    color: str | None = Field(None, description='"#rrggbb"', examples=["#ff8800"])
+    on: bool | None = None
+    brightness: int | None = Field(None, ge=0, le=255)
+    color: str | None = Field(None, pattern=r"^#[0-9a-f]{6}$", examples=["#ff8800"])
     effect: str | None = Field(None, description="one of the light's reported effects")
-    speed: StrictInt | None = Field(None, ge=0, le=255)
-    transition_ms: StrictInt | None = Field(None, ge=0, le=60000)
+    speed: int | None = Field(None, ge=0, le=255)
+    transition_ms: int | None = Field(None, ge=0, le=60000)
+
+
+STATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": StateIn.model_json_schema()}},
+    }
+}
 
 
 class DeviceOut(Schema):
@@ -129,17 +142,6 @@ def _field_errors(exc: shadow.InvalidDesired, prefix: tuple[str, ...]) -> Valida
     )
 
 
-def _changes(payload: StateIn) -> dict[str, Any]:
-    changes = payload.model_dump(exclude_unset=True)
-    nulls = [key for key, value in changes.items() if value is None]
-    if nulls:
-        raise ValidationError([
-            {"type": "value_error", "loc": ["body", "payload", key], "msg": "must not be null"}
-            for key in nulls
-        ])
-    return changes
-
-
 def _shadow_http_error(exc: shadow.ShadowError) -> HttpError:
     if isinstance(exc, shadow.ShadowNotFound):
         return HttpError(409, "The light has never connected, so it has no shadow yet.")
@@ -218,12 +220,12 @@ def get_device(request, code: UUID):
     return device_out(_scoped(get_device_for_user, request, code, Role.VIEWER))
 
 
-@router.patch("/devices/{code}/state", response=DeviceOut, summary="Change a light")
-def set_state(request, code: UUID, payload: StateIn):
+@router.patch("/devices/{code}/state", response=DeviceOut, summary="Change a light",
+              openapi_extra=STATE_BODY)
+def set_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
     device = _scoped(get_device_for_user, request, code, Role.MEMBER)
-    changes = _changes(payload)
     try:
-        actions.do_set_desired(device, changes)
+        actions.do_set_desired(device, payload)
     except shadow.InvalidDesired as exc:
         raise _field_errors(exc, ("body", "payload")) from exc
     except shadow.ShadowError as exc:
@@ -303,12 +305,12 @@ def delete_room(request, code: UUID):
     return 204, None
 
 
-@router.patch("/rooms/{code}/state", response=BatchOut, summary="Change every light of a room")
-def set_room_state(request, code: UUID, payload: StateIn):
+@router.patch("/rooms/{code}/state", response=BatchOut, summary="Change every light of a room",
+              openapi_extra=STATE_BODY)
+def set_room_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
     room = _scoped(get_room_for_user, request, code, Role.MEMBER)
-    changes = _changes(payload)
     try:
-        result = actions.do_set_many(room.devices.all(), changes)
+        result = actions.do_set_many(room.devices.all(), payload)
     except shadow.InvalidDesired as exc:
         raise _field_errors(exc, ("body", "payload")) from exc
     return batch_out(result)
