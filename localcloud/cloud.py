@@ -239,6 +239,27 @@ class ShadowService:
         self.bus.publish(topic, payload, qos, retain)
 
 
+IOT_COOKIE_TABLE = "iot_cookie"
+
+
+def provision_resources(endpoint: str) -> None:
+    """Create what `.ebextensions/02_resources.config` creates in AWS (moto keeps nothing
+    across restarts): the `iot_cookie` table, partition key `user_id` (String), on demand."""
+    import boto3
+
+    dynamodb = boto3.session.Session().client(
+        "dynamodb", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+        dynamodb.create_table(
+            TableName=IOT_COOKIE_TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        )
+
+
 class SqsForwarder:
     """Sends rule output to an SQS queue from a thread, batched by ten (SendMessageBatch)."""
 
@@ -389,6 +410,7 @@ class LocalCloud:
         moto_url = None
         if config.moto:
             moto_url = await asyncio.to_thread(self._start_moto)
+            await asyncio.to_thread(provision_resources, moto_url)
             self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
 
         if config.mqtt_url:

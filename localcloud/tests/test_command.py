@@ -54,6 +54,13 @@ def test_it_lists_moto_among_the_endpoints_and_creates_the_shadow_events_queue(c
     assert any(url.endswith("/smartlight-shadow-events") for url in queues)
 
 
+def test_it_creates_the_iot_cookie_table_keyed_by_user_id(cloud):
+    table = cloud.client("dynamodb").describe_table(TableName="iot_cookie")["Table"]
+
+    assert table["KeySchema"] == [{"AttributeName": "user_id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "user_id", "AttributeType": "S"}]
+
+
 def test_moto_serves_the_other_services(cloud):
     table = f"iot_cookie_{new_thing()}"
     dynamodb = cloud.client("dynamodb")
