@@ -3,8 +3,11 @@
 The IoT rule `smartlight_shadow_events` (DESIGN section 4) sends every documents message,
 with the `thing` added, to SQS. AWS documents carry `previous` and `current` (each with state,
 metadata and version) and a `timestamp` ("Device Shadow service documents"). SQS standard
-queues deliver at least once and out of order, so a document only replaces the cache when its
-version is higher than the cached one.
+queues deliver at least once and out of order, so a document only replaces the cache when it is
+newer: a higher version of the same shadow. One exception follows AWS ("Interacting with
+shadows", DELETE): a shadow deleted for more than 48 hours and made again starts over at
+version 0, so a lower version whose document time is later than the cached document's belongs
+to that new shadow and replaces the cache.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from django.db import transaction
 
 from devices.models import THING_NAME_RE, Device
 
-CACHE_FIELDS = ["desired", "reported", "connected", "last_seen", "shadow_version", "fw"]
+CACHE_FIELDS = ["desired", "reported", "connected", "last_seen", "shadow_version",
+                "shadow_updated", "fw"]
 _THING = re.compile(THING_NAME_RE)
 
 
@@ -36,6 +40,16 @@ class ShadowEvent:
     reported: dict[str, Any]
     # When the device itself last reported (None when this document holds no sign of it).
     seen: datetime | None
+    # The document's own time (AWS: seconds since the epoch).
+    stamp: datetime | None = None
+
+    def is_newer_than(self, version: int, stamp: datetime | None) -> bool:
+        """Whether this event should replace a cache at `version` written at `stamp`."""
+        if self.version > version:
+            return True
+        # A recreated shadow: lower version, but written after the cached document.
+        return (self.version < version and self.stamp is not None and stamp is not None
+                and self.stamp > stamp)
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -97,6 +111,7 @@ def event_from_document(document: Mapping[str, Any], thing: str) -> ShadowEvent:
         desired=_section(state, "desired"),
         reported=reported,
         seen=_last_seen(reported, document.get("metadata"), document.get("timestamp")),
+        stamp=_timestamp(document.get("timestamp")),
     )
 
 
@@ -129,6 +144,7 @@ def cache_fields(event: ShadowEvent, device: Device) -> dict[str, Any]:
         "connected": reported.get("connected") is True,
         "last_seen": max(filter(None, [device.last_seen, event.seen]), default=None),
         "shadow_version": event.version,
+        "shadow_updated": event.stamp or device.shadow_updated,
         "fw": fw[:32] if isinstance(fw, str) else device.fw,
     }
 
@@ -155,7 +171,7 @@ def apply_events(events: Iterable[ShadowEvent]) -> ApplyResult:
     result = ApplyResult()
     for event in events:
         held = newest.get(event.thing)
-        if held is None or event.version > held.version:
+        if held is None or event.is_newer_than(held.version, held.stamp):
             if held is not None:
                 result.stale += 1
             newest[event.thing] = event
@@ -172,7 +188,7 @@ def apply_events(events: Iterable[ShadowEvent]) -> ApplyResult:
         changed = []
         for device in devices:
             event = newest[device.thing_name]
-            if event.version <= device.shadow_version:
+            if not event.is_newer_than(device.shadow_version, device.shadow_updated):
                 result.stale += 1
                 continue
             for name, value in cache_fields(event, device).items():

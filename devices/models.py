@@ -58,6 +58,9 @@ class Device(models.Model):
     connected = models.BooleanField(default=False)
     last_seen = models.DateTimeField(null=True, blank=True)
     shadow_version = models.PositiveBigIntegerField(default=0)
+    # The `timestamp` of the cached shadow document: tells a shadow that was deleted and made
+    # again (its version restarts at 0, AWS "Interacting with shadows", DELETE) from a stale one.
+    shadow_updated = models.DateTimeField(null=True, blank=True)
     fw = models.CharField(max_length=32, blank=True)
     created = models.DateTimeField(default=timezone.now)
 

@@ -181,3 +181,27 @@ def test_parse_message_names_the_problem():
         parse_message(b"\xff")
     with pytest.raises(PoisonMessage, match="thing"):
         parse_message(json.dumps({"thing": "SL-1", "current": {}}))
+
+
+def test_a_recreated_shadow_with_a_lower_version_replaces_the_cache(aws, settings, light,
+                                                                    capsys):
+    # AWS restarts the version at 0 when a shadow deleted for over 48 hours is made again.
+    send(aws, settings, documents(light.thing_name, 40, {"brightness": 40, "connected": True},
+                                  stamp=T0))
+    consume(capsys)
+    send(aws, settings, documents(light.thing_name, 1, {"brightness": 1, "connected": True},
+                                  stamp=T0 + 3 * 86400))
+    consume(capsys)
+    light.refresh_from_db()
+    assert light.shadow_version == 1 and light.reported["brightness"] == 1
+
+
+def test_a_lower_version_written_earlier_is_stale(aws, settings, light, capsys):
+    send(aws, settings, documents(light.thing_name, 40, {"brightness": 40, "connected": True},
+                                  stamp=T0 + 10))
+    consume(capsys)
+    send(aws, settings, documents(light.thing_name, 39, {"brightness": 39, "connected": True},
+                                  stamp=T0 + 9))
+    assert "stale=1" in consume(capsys)
+    light.refresh_from_db()
+    assert light.shadow_version == 40 and light.reported["brightness"] == 40
