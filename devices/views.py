@@ -97,6 +97,13 @@ def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
     }
 
 
+def _mean_brightness(cards: list[dict[str, Any]]) -> int:
+    """Where a room's brightness slider starts: the mean of its lights' brightness (percent)."""
+    if not cards:
+        return 50
+    return round(sum(card["look"]["brightness"] for card in cards) / len(cards))
+
+
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -111,7 +118,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     by_room: dict[int | None, list[dict[str, Any]]] = {}
     for device in devices:
         by_room.setdefault(device.room_id, []).append(_card(device, base, state_url, edit_url))
-    groups = [{"room": room, "lights": by_room.get(room.pk, [])} for room in rooms]
+    groups = [
+        {"room": room, "lights": by_room.get(room.pk, []),
+         "brightness": _mean_brightness(by_room.get(room.pk, []))}
+        for room in rooms
+    ]
     if by_room.get(None):
         groups.append({"room": None, "lights": by_room[None]})
     return render(request, "devices/dashboard.html", {
