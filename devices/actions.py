@@ -58,9 +58,9 @@ def do_set_many(devices: Iterable[Device], changes: Mapping[str, Any]) -> BatchR
     request changes nothing. An effect is then checked per light (their effects differ).
     """
     devices = list(devices)
-    base = {k: v for k, v in changes.items() if k != "effect"}
-    if base or "effect" not in changes:
-        shadow.validate_desired(base or changes)
+    common = {k: v for k, v in changes.items() if k != "effect"}
+    if common or not changes:
+        shadow.validate_desired(common)  # an empty request fails here too
     result = BatchResult()
     for device in devices:
         try:

@@ -122,3 +122,22 @@ def test_a_viewer_cannot_switch_a_room_and_others_get_404(client_for, vera, char
     assert client_for(vera).post(url, {"on": "false"}).status_code == 403
     assert client_for(charlie).post(url, {"on": "false"}).status_code == 404
     assert live_shadow_or_empty(aws, shadowed) == {}
+
+
+def test_a_bad_room_request_changes_no_light(client_for, bob, aws, shadowed, home):
+    response = client_for(bob).post(f"/rooms/{shadowed.room.code}/state/",
+                                    {"color": "blue", "on": "true"}, **JSON)
+    assert response.status_code == 422
+    assert live_shadow_or_empty(aws, shadowed) == {}
+
+
+def test_an_effect_one_light_lacks_fails_only_for_that_light(client_for, bob, aws, shadowed,
+                                                            home):
+    plain = Device.objects.create(home=home, room=shadowed.room, name="Plain",
+                                  thing_name="sl-0000000000a4", reported={"effects": ["solid"]})
+    register_thing(aws, plain.thing_name)
+    response = client_for(bob).post(f"/rooms/{shadowed.room.code}/state/",
+                                    {"effect": "rainbow"}, **JSON)
+    assert list(response.json()["failed"]) == ["Plain"]
+    assert desired_in_aws(aws, shadowed) == {"effect": "rainbow"}
+    assert live_shadow_or_empty(aws, plain) == {}
