@@ -28,8 +28,9 @@ FIELD_MAP = {
 }
 
 
-class ScheduleForm(forms.Form):
-    name = forms.CharField(max_length=100)
+class TriggerForm(forms.Form):
+    """Just the "when" of a schedule: what the htmx preview reads."""
+
     trigger = forms.ChoiceField(choices=Trigger.choices, widget=forms.RadioSelect)
     run_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     run_time = forms.TimeField(
@@ -52,6 +53,24 @@ class ScheduleForm(forms.Form):
         label="Offset (minutes)",
         help_text="negative: before, positive: after",
     )
+
+    def trigger_for(self, home: Home) -> timing.Trigger:
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return timing.Trigger(
+            kind=data.get("trigger") or "",
+            tz=home.timezone,
+            date=data.get("run_date"),
+            time=data.get("run_time"),
+            weekdays=tuple(int(d) for d in data.get("weekdays") or []),
+            cron=" ".join((data.get("cron") or "").split()),
+            offset_minutes=data.get("offset_minutes") or 0,
+            latitude=home.latitude,
+            longitude=home.longitude,
+        )
+
+
+class ScheduleForm(TriggerForm):
+    name = forms.CharField(max_length=100)
     action = forms.ChoiceField(choices=ACTION_CHOICES, initial="state", widget=forms.RadioSelect)
     devices = forms.MultipleChoiceField(
         required=False, label="Lights", widget=forms.CheckboxSelectMultiple

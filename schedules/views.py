@@ -13,7 +13,7 @@ from accounts.access import require_membership
 from accounts.models import Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
-from schedules.forms import ScheduleForm
+from schedules.forms import ScheduleForm, TriggerForm
 from schedules.models import MirrorOutbox, Schedule
 
 
@@ -93,20 +93,9 @@ def schedule_preview(request: HttpRequest) -> HttpResponse:
     """The description and next five runs of the trigger in the form (htmx, before saving)."""
     membership = require_membership(request)
     home = membership.home
-    form = ScheduleForm(request.POST, home=home)
-    form.is_valid()  # parse what is there; only the trigger fields matter here
-    data = form.cleaned_data
-    trigger = timing.Trigger(
-        kind=data.get("trigger") or "",
-        tz=home.timezone,
-        date=data.get("run_date"),
-        time=data.get("run_time"),
-        weekdays=tuple(int(d) for d in data.get("weekdays") or []),
-        cron=" ".join((data.get("cron") or "").split()),
-        offset_minutes=data.get("offset_minutes") or 0,
-        latitude=home.latitude,
-        longitude=home.longitude,
-    )
+    form = TriggerForm(request.POST)
+    form.is_valid()  # the fields that parse are used; the trigger check below explains the rest
+    trigger = form.trigger_for(home)
     now = timezone.now()
     error = None
     runs = []
