@@ -280,3 +280,40 @@ def data_from_schedule(schedule: Schedule) -> dict:
         "desired": dict(schedule.desired),
         "enabled": schedule.enabled,
     }
+
+
+# --- hooks for changes made elsewhere --------------------------------------------------------
+def mirror_schedules_targeting(devices=(), rooms=(), scenes=()) -> int:
+    """Re-mirror the schedules whose Lambda input names these lights, rooms or scenes.
+
+    Call it in the transaction that renames a thing, moves a light between rooms, edits or
+    deletes a scene: the rule's Input lists thing names, so it must follow. Returns the count.
+    """
+    from django.db.models import Q
+
+    device_ids = [d.pk for d in devices]
+    room_ids = [r.pk for r in rooms] + [d.room_id for d in devices if d.room_id]
+    scene_ids = [s.pk for s in scenes]
+    query = Q(devices__in=device_ids) | Q(rooms__in=room_ids) | Q(scene__in=scene_ids)
+    codes = set(Schedule.objects.filter(query).values_list("code", flat=True))
+    for code in codes:
+        mark_for_mirror(code)
+    return len(codes)
+
+
+def do_home_clock_changed(home: Home, now: dt.datetime | None = None) -> int:
+    """The home's time zone or location changed: every schedule's next run and mirror move.
+
+    Call it in the transaction that saves the home. Returns the number of schedules updated.
+    """
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        for schedule in Schedule.objects.filter(home=home).select_related("home"):
+            schedule.home = home  # the caller's unsaved-or-just-saved values
+            schedule.next_run = schedule.compute_next_run(now) if schedule.enabled else None
+            schedule.updated = now
+            schedule.save(update_fields=["next_run", "updated"])
+            mark_for_mirror(schedule.code)
+            count += 1
+    return count

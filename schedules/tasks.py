@@ -114,9 +114,9 @@ def advance_fired_schedules() -> int:
         return 0
     now = timezone.now()
     advanced = 0
-    for schedule in Schedule.objects.filter(enabled=True, next_run__lte=now).select_related(
-        "home"
-    )[:1000]:
+    for schedule in Schedule.objects.filter(enabled=True, next_run__lte=now).select_related("home")[
+        :1000
+    ]:
         due = schedule.next_run
         following = schedule.compute_next_run(now)
         advanced += Schedule.objects.filter(pk=schedule.pk, next_run=due).update(
