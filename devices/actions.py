@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
@@ -47,7 +48,8 @@ def do_set_desired(device: Device, changes: Mapping[str, Any]) -> dict[str, Any]
     # Merge into the cache with one UPDATE of this row only: the consumer may be writing the
     # same row from a shadow document; its newer version wins the next time it runs.
     device.desired = {**(device.desired or {}), **clean}
-    device.save(update_fields=["desired"])
+    device.changed = timezone.now()
+    device.save(update_fields=["desired", "changed"])
     return clean
 
 

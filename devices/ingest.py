@@ -20,11 +20,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from devices.models import THING_NAME_RE, Device
 
 CACHE_FIELDS = ["desired", "reported", "connected", "last_seen", "shadow_version",
-                "shadow_updated", "fw"]
+                "shadow_updated", "fw", "changed"]
 _THING = re.compile(THING_NAME_RE)
 
 
@@ -146,6 +147,7 @@ def cache_fields(event: ShadowEvent, device: Device) -> dict[str, Any]:
         "shadow_version": event.version,
         "shadow_updated": event.stamp or device.shadow_updated,
         "fw": fw[:32] if isinstance(fw, str) else device.fw,
+        "changed": timezone.now(),
     }
 
 

@@ -63,6 +63,9 @@ class Device(models.Model):
     shadow_updated = models.DateTimeField(null=True, blank=True)
     fw = models.CharField(max_length=32, blank=True)
     created = models.DateTimeField(default=timezone.now)
+    # When the cached state last changed (desired asked, document applied): the dashboard's
+    # live feed answers "304 Not Modified" while no light of the home changed.
+    changed = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]

@@ -104,11 +104,11 @@ def _cached_gradient(key: tuple, led_count: int) -> str:
 
 
 def frames_dir() -> Path | None:
-    """Where simulated lights write `<thing>/frame.json`: $SMARTLIGHT_SIM_DIR, else in local
-    mode the folder `make run` gives the simulator (var/lights) when it exists."""
-    value = os.environ.get("SMARTLIGHT_SIM_DIR", "")
-    if value:
-        return Path(value)
+    """Where simulated lights write `<thing>/frame.json`: $SMARTLIGHT_SIM_DIR (set but empty:
+    nowhere), else in local mode the folder `make run` gives the simulator (var/lights)."""
+    value = os.environ.get("SMARTLIGHT_SIM_DIR")
+    if value is not None:
+        return Path(value) if value else None
     from django.conf import settings
 
     default = Path(settings.BASE_DIR) / "var" / "lights"

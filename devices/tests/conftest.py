@@ -13,6 +13,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_simulator_frames(monkeypatch):
+    """Strip pictures come from the state, whatever a local `make run` left in var/lights."""
+    monkeypatch.setenv("SMARTLIGHT_SIM_DIR", "")
+
+
 @pytest.fixture
 def aws(settings):
     """moto in-process for every boto3 client the platform builds (no network at all).
