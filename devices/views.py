@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -24,6 +25,7 @@ from accounts.access import require_membership
 from accounts.models import Role
 from devices import actions, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
+from devices.cards import light_card
 from devices.forms import DeviceForm, RoomForm, SceneForm, StateForm
 from devices.models import Device, Room
 from devices.picture import frame_pixels, frames_dir, gradient, read_frame
@@ -117,9 +119,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     scenes = list(home.scenes.order_by("name"))
     base = frames_dir()
     state_url, edit_url = _url_maker("device_state"), _url_maker("device_edit")
+    csrf_token = get_token(request)
     by_room: dict[int | None, list[dict[str, Any]]] = {}
     for device in devices:
-        by_room.setdefault(device.room_id, []).append(_card(device, base, state_url, edit_url))
+        card = _card(device, base, state_url, edit_url)
+        card["html"] = light_card(card, csrf_token, membership.can_control)
+        by_room.setdefault(device.room_id, []).append(card)
     groups = [
         {"room": room, "lights": by_room.get(room.pk, []),
          "brightness": _mean_brightness(by_room.get(room.pk, []))}
