@@ -254,3 +254,62 @@ def test_the_openapi_document_describes_the_device_endpoints(client):
     body = paths["/api/v1/devices/{code}/state"]["patch"]["requestBody"]
     schema = body["content"]["application/json"]["schema"]
     assert schema["properties"]["brightness"]["anyOf"][0]["maximum"] == 255
+
+
+@pytest.fixture
+def alices_objects(light, home):
+    scene = Scene.objects.create(home=home, name="Night", states={light.thing_name: {}})
+    return {"device": light.code, "room": light.room.code, "scene": scene.code}
+
+
+OBJECT_ENDPOINTS = [
+    ("get", "/devices/{device}", None),
+    ("patch", "/devices/{device}/state", {"on": False}),
+    ("patch", "/devices/{device}", {"name": "Mine now"}),
+    ("delete", "/devices/{device}", None),
+    ("get", "/rooms/{room}", None),
+    ("patch", "/rooms/{room}", {"name": "Mine now"}),
+    ("patch", "/rooms/{room}/state", {"on": False}),
+    ("delete", "/rooms/{room}", None),
+    ("get", "/scenes/{scene}", None),
+    ("post", "/scenes/{scene}/apply", None),
+    ("delete", "/scenes/{scene}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), OBJECT_ENDPOINTS)
+def test_every_object_endpoint_hides_other_homes(api, charlie, alices_objects, method, path,
+                                                 body):
+    before = (Device.objects.count(), Room.objects.count(), Scene.objects.count())
+    response = getattr(api(charlie), method)(path.format(**alices_objects), body)
+    assert response.status_code == 404
+    assert (Device.objects.count(), Room.objects.count(), Scene.objects.count()) == before
+    assert Device.objects.get(code=alices_objects["device"]).name == "Sofa strip"
+
+
+@pytest.mark.parametrize(("method", "path", "body"),
+                         [e for e in OBJECT_ENDPOINTS if e[0] != "get"])
+def test_every_write_endpoint_refuses_a_viewer(api, vera, alices_objects, method, path, body):
+    before = (Device.objects.count(), Room.objects.count(), Scene.objects.count())
+    response = getattr(api(vera), method)(path.format(**alices_objects), body)
+    assert response.status_code == 403
+    assert (Device.objects.count(), Room.objects.count(), Scene.objects.count()) == before
+    assert Device.objects.get(code=alices_objects["device"]).desired == {"on": True}
+
+
+def test_lists_never_include_other_homes(api, charlie, alices_objects):
+    client = api(charlie)
+    assert client.get("/devices").json() == []
+    assert client.get("/rooms").json() == []
+    assert client.get("/scenes").json() == []
+
+
+def test_the_device_list_query_count_does_not_grow(api, alice, home, light,
+                                                  django_assert_max_num_queries):
+    client = api(alice)
+    Device.objects.bulk_create([
+        Device(home=home, room=light.room, name=f"L{i}", thing_name=f"sl-{i + 900:012x}")
+        for i in range(30)
+    ])
+    with django_assert_max_num_queries(4):
+        assert len(client.get("/devices").json()) == 31
