@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -129,6 +130,9 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
         stderr=subprocess.STDOUT,
         text=True,
     )
+    output: list[str] = []
+    drain = threading.Thread(target=lambda: output.extend(worker.stdout), daemon=True)
+    drain.start()
     sender = Celery("sender", broker=broker)
     events = boto3.client(
         "events",
@@ -141,7 +145,7 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
         # when the push task goes through Redis to the worker,
         sender.send_task("schedules.tasks.push_schedule", args=[code], queue=queue)
         name = f"smartlight-{code}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90  # the machine is shared: be patient
         targets: list = []
         while time.monotonic() < deadline and worker.poll() is None:
             if any(r["Name"] == name for r in events.list_rules(NamePrefix=name)["Rules"]):
@@ -150,7 +154,8 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
                     break
             time.sleep(0.3)
         # then the rule and its Lambda target are in EventBridge and the outbox is clear.
-        assert worker.poll() is None, worker.stdout.read()
+        if worker.poll() is not None or not targets:
+            pytest.fail("the worker did not push the schedule:\n" + "".join(output))
         rule = events.describe_rule(Name=name)
         assert rule["ScheduleExpression"].startswith("cron(0 ")
         assert rule["ScheduleExpression"].endswith(" ? * MON,TUE,WED,THU,FRI *)")
