@@ -31,16 +31,20 @@ class RoomAdmin(admin.ModelAdmin):
 
 
 def _pretty(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True)
+    # state first, metadata last: what an operator reads first is what the light shows.
+    if isinstance(document, dict):
+        order = {"state": 0, "version": 1, "timestamp": 2, "metadata": 3}
+        document = dict(sorted(document.items(), key=lambda kv: order.get(kv[0], 2)))
+    return json.dumps(document, indent=2)
 
 
 # name -> (label, action function, success message)
 DEVICE_COMMANDS = {
-    "identify": ("Identify (blink)", actions.do_identify, "asked to identify itself"),
-    "reboot": ("Reboot", actions.do_reboot, "asked to reboot"),
-    "repush": ("Re-push desired", actions.do_repush_desired, "desired state written again"),
+    "identify": ("Identify (blink)", actions.do_identify, "Identify command sent to"),
+    "reboot": ("Reboot", actions.do_reboot, "Reboot command sent to"),
+    "repush": ("Re-push desired", actions.do_repush_desired, "Desired state written again for"),
     "refresh": ("Refresh from shadow", actions.do_refresh_from_shadow,
-                "cached copy replaced by the live shadow"),
+                "Cached copy replaced by the live shadow for"),
 }
 
 
@@ -56,7 +60,7 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str)
         else:
             ok.append(device.thing_name)
     if ok:
-        modeladmin.message_user(request, f"{', '.join(ok)}: {done}.", messages.SUCCESS)
+        modeladmin.message_user(request, f"{done} {', '.join(ok)}.", messages.SUCCESS)
 
 
 @admin.register(Device)
