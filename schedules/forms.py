@@ -81,7 +81,9 @@ class ScheduleForm(TriggerForm):
     brightness = forms.IntegerField(
         required=False, min_value=0, max_value=100, label="Brightness (%)"
     )
-    color = forms.CharField(required=False, widget=forms.TextInput(attrs={"type": "color"}))
+    color = forms.CharField(
+        required=False, initial="#ffb020", widget=forms.TextInput(attrs={"type": "color"})
+    )
     set_color = forms.BooleanField(required=False, label="Set colour")
     effect = forms.CharField(required=False, max_length=32)
     transition_s = forms.IntegerField(

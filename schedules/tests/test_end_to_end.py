@@ -77,5 +77,5 @@ def test_a_schedule_a_minute_ahead_changes_the_simulated_light_and_the_portal_sh
     assert schedule.next_run is None
     page = client_for(alice).get(reverse("schedule_list")).content.decode()
     assert due.astimezone(ZoneInfo(home.timezone)).strftime("%a %-d %b %Y, %H:%M") in page
-    assert '<span class="ok">ok</span> (1 light)' in page
+    assert '<span class="badge">ok</span> (1 light)' in page
     assert Schedule.objects.get(pk=schedule.pk).last_result["ok"] == [THING]
