@@ -107,9 +107,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (never a downloaded browser build)."""
+    """Debian's chromium driven by Playwright (never a downloaded browser build).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it lives, and tests elsewhere call asyncio.run().
+    """
     import shutil
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
