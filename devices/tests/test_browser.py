@@ -82,6 +82,42 @@ def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
     assert page.evaluate("window.__no_reload") is True
 
 
+def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
+    system, page, live_server, home, alice
+):
+    from devices.models import Device, Scene
+
+    sims, consumer = system
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING)
+    sims.start()
+    consumer.until(lambda: Device.objects.get(pk=light.pk).connected)
+    sign_in(page, alice.email)
+    card = page.locator(f"#light-{light.code}")
+    shown = card.locator("[data-role=shown]")
+    card.locator("[data-control=color]").fill("#0000ff")
+    pump_until(consumer, page, lambda: "#0000ff" in shown.inner_text())
+
+    # Given the blue look saved as a scene
+    page.get_by_text("Save the current look as a scene").click()
+    page.get_by_label("Scene name").fill("Blue hour")
+    page.get_by_role("button", name="Save scene").click()
+    page.get_by_text("Scene “Blue hour” saved.").wait_for()
+    assert Scene.objects.get(name="Blue hour").states[THING]["color"] == "#0000ff"
+
+    # When the light changes and the scene is applied
+    card = page.locator(f"#light-{light.code}")
+    shown = card.locator("[data-role=shown]")
+    card.locator("[data-control=color]").fill("#ff0000")
+    pump_until(consumer, page, lambda: "#ff0000" in shown.inner_text())
+    page.get_by_role("button", name="Apply Blue hour").click()
+    page.get_by_text("Scene “Blue hour” applied.").wait_for()
+
+    # Then the light shows the saved look again
+    card = page.locator(f"#light-{light.code}")
+    pump_until(consumer, page,
+               lambda: "#0000ff" in card.locator("[data-role=shown]").inner_text())
+
+
 def test_a_viewer_sees_the_lights_with_disabled_controls(
     system, browser, live_server, home, vera
 ):
