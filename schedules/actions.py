@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
 EFFECT_RE = re.compile(r"^[a-z0-9_\-]{1,32}$")
+# EventBridge caps a target's Input at 8,192 characters; a thing name costs 18 in the JSON.
+MAX_THINGS = 300
 # DESIGN section 4 caps transition_ms at 60 s for interactive changes; a schedule may ask for
 # a 15-minute wake-up fade (issue 6), so scheduled writes allow up to 15 minutes.
 MAX_TRANSITION_MS = 15 * 60 * 1000
@@ -121,6 +123,16 @@ def clean_schedule(home: Home, raw: dict, now: dt.datetime | None = None) -> Sch
             errors.append(("desired", "Say what the lights should do (e.g. on, brightness)."))
         if not devices and not rooms and not any(f in ("devices", "rooms") for f, _ in errors):
             errors.append(("devices", "Choose at least one light, room or a scene."))
+
+    things = {d.thing_name for d in devices}
+    if rooms:
+        things.update(Device.objects.filter(room__in=rooms).values_list("thing_name", flat=True))
+    if scene is not None:
+        things.update(scene.states.keys())
+    if len(things) > MAX_THINGS:
+        errors.append(
+            ("devices", f"A schedule sets at most {MAX_THINGS} lights; this names {len(things)}.")
+        )
 
     data = ScheduleData(
         name=name,

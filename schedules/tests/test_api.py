@@ -207,3 +207,14 @@ def test_an_api_token_reaches_the_same_schedules(client, alice, make_schedule):
 
 def test_anonymous_requests_are_refused(client):
     assert client.get(URL).status_code == 401
+
+
+def test_it_rejects_more_lights_than_an_eventbridge_input_can_hold(client_for, bob, home, room):
+    from devices.models import Device
+
+    Device.objects.bulk_create(
+        Device(home=home, room=room, name=f"L{n}", thing_name=f"sl-{n:012x}") for n in range(301)
+    )
+    response = post(client_for(bob), URL, body(room, devices=[], rooms=[str(room.code)]))
+    assert errors_of(response) == {"devices": "A schedule sets at most 300 lights; this names 301."}
+    assert not Schedule.objects.exists()
