@@ -76,3 +76,26 @@ def test_disable_and_delete_reach_the_scheduler(
     with django_capture_on_commit_callbacks(execute=True):
         actions.do_delete_schedule(schedule)
     assert scheduler.list_schedules(NamePrefix="smartlight-")["Schedules"] == []
+
+
+def test_a_sun_schedule_is_an_at_expression_repointed_after_it_fires(
+    scheduler, home, make_schedule, committed
+):
+    from schedules import tasks
+
+    home.latitude, home.longitude = 40.71, -74.01
+    home.timezone = "America/New_York"
+    home.save()
+    with committed(dt.datetime(2026, 6, 10, 12, tzinfo=UTC)):
+        schedule = make_schedule(trigger="sunrise", run_time=None, weekdays=[])
+    schedule.refresh_from_db()
+    first = schedule.next_run
+    found = get(scheduler, schedule)
+    assert found["ScheduleExpression"] == f"at({first:%Y-%m-%dT%H:%M:%S})"
+    assert found["ScheduleExpressionTimezone"] == "UTC"
+    assert first.date() == dt.date(2026, 6, 11)  # New York sunrise is ~09:25 UTC
+
+    with committed(first + dt.timedelta(minutes=1)):
+        assert tasks.repoint_schedule_mirrors() == 1
+    second = get(scheduler, schedule)["ScheduleExpression"]
+    assert second.startswith("at(2026-06-12T09:")
