@@ -116,14 +116,6 @@ class Device(models.Model):
         count = (self.reported or {}).get("led_count")
         return count if isinstance(count, int) and count > 0 else 0
 
-    @property
-    def brightness_percent(self) -> int:
-        return round(int(self.look.get("brightness", 0)) * 100 / 255)
-
-    @property
-    def online(self) -> bool:
-        return bool(self.connected)
-
     def strip_css(self) -> str:
         """A CSS gradient picturing the strip's pixels (computed from the reported state)."""
         from devices.picture import strip_gradient
