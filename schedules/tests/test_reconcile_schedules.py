@@ -86,3 +86,17 @@ def test_fix_fails_loudly_when_aws_keeps_refusing(synced, aws, capsys, monkeypat
     monkeypatch.setattr(Command, "fix_attempts", 2)
     with pytest.raises(CommandError, match="1 schedules still drift"):
         call_command("reconcile_schedules", "--fix")
+
+
+def test_it_reconciles_the_scheduler_backend_too(
+    aws, settings, make_schedule, django_capture_on_commit_callbacks, capsys
+):
+    settings.SCHEDULE_BACKEND = "scheduler"
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule = make_schedule()
+    scheduler = aws.client("scheduler")
+    scheduler.delete_schedule(Name=f"smartlight-{schedule.code}", GroupName="default")
+
+    assert f"{schedule.code}: missing in AWS" in run(capsys)
+    assert run(capsys, "--fix").strip().endswith("no drift")
+    assert scheduler.get_schedule(Name=f"smartlight-{schedule.code}", GroupName="default")
