@@ -8,12 +8,36 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Home
-from devices.shadow import DESIRED_KEYS
+from devices.shadow import DESIRED_KEYS, InvalidDesired, validate_desired
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
     "on": False, "brightness": 128, "color": "#ffffff", "effect": "solid", "speed": 128,
 }
+
+def contract_values(state: Any) -> dict[str, Any]:
+    """The desired keys of `state` whose values fit the contract.
+
+    Reported state comes from devices: a broken firmware may report anything, and the portal
+    must still draw the light (showing defaults for what makes no sense).
+    """
+    if not isinstance(state, dict):
+        return {}
+    clean: dict[str, Any] = {}
+    for key in DESIRED_KEYS:
+        if key not in state:
+            continue
+        value = state[key]
+        if key == "effect":
+            if isinstance(value, str) and value:
+                clean[key] = value
+            continue
+        try:
+            clean.update(validate_desired({key: value}))
+        except InvalidDesired:
+            continue
+    return clean
+
 
 THING_NAME_RE = r"^sl-[0-9a-f]{12}$"
 validate_thing_name = RegexValidator(
@@ -92,17 +116,15 @@ class Device(models.Model):
     def look(self) -> dict[str, Any]:
         """What the controls show: the desired value where one is set, else the reported one."""
         state = dict(DEFAULT_LOOK)
-        reported = self.reported or {}
-        state.update({k: reported[k] for k in DESIRED_KEYS if k in reported})
-        state.update({k: v for k, v in (self.desired or {}).items() if k in DESIRED_KEYS})
+        state.update(contract_values(self.reported))
+        state.update(contract_values(self.desired))
         return state
 
     @property
     def shown(self) -> dict[str, Any]:
         """What the strip shows right now, as far as the platform knows (reported state)."""
         state = dict(DEFAULT_LOOK)
-        reported = self.reported or {}
-        state.update({k: reported[k] for k in DESIRED_KEYS if k in reported})
+        state.update(contract_values(self.reported))
         return state
 
     @property

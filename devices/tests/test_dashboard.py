@@ -150,3 +150,16 @@ def test_the_live_feed_answers_not_modified_until_a_light_changes(
     changed = client.get("/live/", HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
     assert changed.json()["devices"][0]["shown"]["on"] is False
+
+
+def test_a_light_reporting_nonsense_still_draws(client_for, alice, light):
+    light.reported = {"on": "yes", "brightness": "bright", "color": [1, 2], "effect": 7,
+                      "speed": None, "effects": "all", "led_count": "many"}
+    light.desired = {"brightness": 999}
+    light.save()
+    response = client_for(alice).get("/")
+    assert response.status_code == 200
+    assert f'id="light-{light.code}"' in response.content.decode()
+    (entry,) = client_for(alice).get("/live/").json()["devices"]
+    assert entry["look"] == {"on": False, "brightness": 50, "color": "#ffffff",
+                             "effect": "solid", "speed": 128}
