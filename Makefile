@@ -52,5 +52,9 @@ test-sqlite: setup browser
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The schedule Lambda's deployment package: build/schedule_lambda.zip (reproducible).
+lambda: $(PY_STAMP)
+	$(PY) lambda/build.py
+
 clean:
 	rm -rf $(VENV) node_modules var db.sqlite3 staticfiles build

@@ -71,11 +71,20 @@ def do_update_home(
     home.longitude = longitude
     home.full_clean()
     with transaction.atomic():
-        renamed = Home.objects.filter(pk=home.pk).exclude(name=name).exists()
+        before = Home.objects.filter(pk=home.pk).values(
+            "name", "timezone", "latitude", "longitude"
+        ).get()
         home.save(update_fields=["name", "timezone", "latitude", "longitude"])
-        if renamed:
+        if before["name"] != name:
             # Items carry the home's name.
             iot_cookie.mark_home(home)
+        if (before["timezone"], before["latitude"], before["longitude"]) != (
+            timezone, latitude, longitude
+        ):
+            # Schedules run in the home's clock and sun: their next runs and mirrors move.
+            from schedules.actions import do_home_clock_changed
+
+            do_home_clock_changed(home)
     return home
 
 

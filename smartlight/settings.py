@@ -249,6 +249,12 @@ SCHEDULE_LAMBDA_ARN = env_required(
     f"arn:aws:lambda:{AWS_REGION}:123456789012:function:smartlight-schedule",
 )
 SCHEDULE_BACKEND = env_str("SCHEDULE_BACKEND", "rules")
+if SCHEDULE_BACKEND not in {"rules", "scheduler"}:
+    raise ImproperlyConfigured(
+        f"SCHEDULE_BACKEND must be 'rules' or 'scheduler', got {SCHEDULE_BACKEND!r}"
+    )
+# EventBridge rules per event bus (an adjustable AWS quota); a warning comes well before it.
+SCHEDULE_RULES_QUOTA = env_int("SCHEDULE_RULES_QUOTA", 300)
 SCHEDULER_ROLE_ARN = env_str(
     "SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/smartlight-scheduler"
 )
@@ -281,6 +287,13 @@ CELERY_TASK_SERIALIZER = "json"
 # Periodic safety nets (celery beat): mirrors whose on-commit push failed are retried here.
 CELERY_BEAT_SCHEDULE: dict = {
     "flush-iot-cookie": {"task": "accounts.tasks.flush_iot_cookie_outbox", "schedule": 300.0},
+    "schedules-flush-outbox": {"task": "schedules.tasks.flush_schedule_outbox", "schedule": 300.0},
+    # Ahead of a daylight-saving change, and after sun or one-off runs, rules are re-pointed.
+    "schedules-repoint": {"task": "schedules.tasks.repoint_schedule_mirrors", "schedule": 60.0},
+    "schedules-advance-fired": {
+        "task": "schedules.tasks.advance_fired_schedules",
+        "schedule": 60.0,
+    },
 }
 CELERY_ACCEPT_CONTENT = ["json"]
 

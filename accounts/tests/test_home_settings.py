@@ -96,3 +96,24 @@ def test_it_requires_sign_in(client, home):
     response = client.get(url(home))
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_a_new_timezone_moves_the_homes_schedules(client_for, alice, home):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from devices.models import Device
+    from schedules import actions
+
+    lamp = Device.objects.create(home=home, name="Lamp", thing_name="sl-0000000000c1")
+    raw = {"name": "Wake", "trigger": "weekly", "run_time": dt.time(7, 0),
+           "weekdays": [0, 1, 2, 3, 4, 5, 6], "devices": [str(lamp.code)],
+           "desired": {"on": True}}
+    schedule = actions.do_create_schedule(home, actions.clean_schedule(home, raw))
+    assert schedule.next_run.astimezone(ZoneInfo("Europe/Berlin")).time() == dt.time(7, 0)
+
+    response = client_for(alice).post(url(home), VALID)
+
+    assert response.status_code == 302
+    schedule.refresh_from_db()
+    assert schedule.next_run.astimezone(ZoneInfo("Asia/Tokyo")).time() == dt.time(7, 0)

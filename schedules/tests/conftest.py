@@ -9,24 +9,6 @@ import pytest
 UTC = dt.UTC
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The fixture users' PBKDF2 hashing costs ~0.3 s each; these tests never check it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def celery_eager():
-    """Run tasks in-process. The root conftest's CELERY_TASK_ALWAYS_EAGER comes too late:
-    pytest-django loads the settings before the root conftest module is imported."""
-    from smartlight import celery_app
-
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
-
-
 @pytest.fixture
 def aws(settings):
     """moto in-process for every boto3 client the platform builds (no network at all).
