@@ -3,6 +3,8 @@
 import effects
 
 KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
+# Up to 15 minutes, for wake-up fades; (ms << 8) stays a small int on the ESP32 (< 2**30).
+MAX_TRANSITION_MS = 900000
 
 DEFAULT = {
     "on": True,
@@ -30,7 +32,7 @@ def clean(key, value):
     if key == "brightness" or key == "speed":
         return _int_in(value, 0, 255)
     if key == "transition_ms":
-        return _int_in(value, 0, 60000)
+        return _int_in(value, 0, MAX_TRANSITION_MS)
     if key == "color":
         if type(value) is not str or len(value) != 7 or value[0] != "#":
             return None

@@ -88,6 +88,11 @@ def test_it_ignores_unknown_keys_and_bad_values(logic):
     assert v == {"changed": 1, "keys": ["speed"], "speed": 10}
 
 
+def test_transitions_run_up_to_fifteen_minutes(logic):
+    v = value(logic, "transitions run up to fifteen minutes")
+    assert v == {"longest": 1, "shown": 900000, "too_long": 0, "after": 900000}
+
+
 def test_booleans_are_not_numbers_and_colours_are_lowercased(logic):
     state = value(logic, "booleans are not numbers and colours are normalised")
     assert state["brightness"] == 128 and state["speed"] == 128

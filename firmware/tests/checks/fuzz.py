@@ -66,7 +66,7 @@ def value(depth=0):
     if k == 10:
         return random.getrandbits(16)
     if k == 11:
-        return 60001 if random.getrandbits(1) else -1
+        return 900001 if random.getrandbits(1) else -1
     if k == 12:
         return "\u00e9\u4e2d\U0001f4a1"
     return random.getrandbits(8)

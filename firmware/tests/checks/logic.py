@@ -274,6 +274,17 @@ def _():
     return {"changed": n, "keys": changed, "speed": after["speed"]}
 
 
+@check("transitions run up to fifteen minutes")
+def _():
+    r, _ = renderer()
+    lt = light.Light(r)
+    longest = lt.apply({"transition_ms": 900000}, 0)
+    shown = lt.state["transition_ms"]
+    too_long = lt.apply({"transition_ms": 900001}, 0)
+    return {"longest": longest, "shown": shown, "too_long": too_long,
+            "after": lt.state["transition_ms"]}
+
+
 @check("booleans are not numbers and colours are normalised")
 def _():
     r, _ = renderer()
