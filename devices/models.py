@@ -8,12 +8,28 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Home
-from devices.shadow import DESIRED_KEYS, InvalidDesired, validate_desired
+from devices.shadow import COLOR_RE, DESIRED_KEYS
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
     "on": False, "brightness": 128, "color": "#ffffff", "effect": "solid", "speed": 128,
 }
+
+def _is_level(low: int, high: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+# The contract's rules for each desired key (DESIGN section 4), as cheap predicates: the
+# dashboard checks every reported value of every light on each render.
+_VALID = {
+    "on": lambda v: isinstance(v, bool),
+    "brightness": _is_level(0, 255),
+    "color": lambda v: isinstance(v, str) and COLOR_RE.match(v) is not None,
+    "effect": lambda v: isinstance(v, str) and v != "",
+    "speed": _is_level(0, 255),
+    "transition_ms": _is_level(0, 60000),
+}
+
 
 def contract_values(state: Any) -> dict[str, Any]:
     """The desired keys of `state` whose values fit the contract.
@@ -23,20 +39,7 @@ def contract_values(state: Any) -> dict[str, Any]:
     """
     if not isinstance(state, dict):
         return {}
-    clean: dict[str, Any] = {}
-    for key in DESIRED_KEYS:
-        if key not in state:
-            continue
-        value = state[key]
-        if key == "effect":
-            if isinstance(value, str) and value:
-                clean[key] = value
-            continue
-        try:
-            clean.update(validate_desired({key: value}))
-        except InvalidDesired:
-            continue
-    return clean
+    return {k: state[k] for k, valid in _VALID.items() if k in state and valid(state[k])}
 
 
 THING_NAME_RE = r"^sl-[0-9a-f]{12}$"
@@ -137,12 +140,6 @@ class Device(models.Model):
     def led_count(self) -> int:
         count = (self.reported or {}).get("led_count")
         return count if isinstance(count, int) and count > 0 else 0
-
-    def strip_css(self) -> str:
-        """A CSS gradient picturing the strip's pixels (computed from the reported state)."""
-        from devices.picture import strip_gradient
-
-        return strip_gradient(self.shown, self.led_count or 30)
 
 
 class Scene(models.Model):

@@ -28,7 +28,7 @@ from devices.access import get_device_for_user, get_room_for_user, get_scene_for
 from devices.cards import light_card
 from devices.forms import DeviceForm, RoomForm, SceneForm, StateForm
 from devices.models import Device, Room
-from devices.picture import frame_pixels, frames_dir, gradient, read_frame
+from devices.picture import frame_pixels, frames_dir, gradient, read_frame, strip_gradient
 
 # The dashboard polls the live feed this often; changes show within 2 s (issue 5).
 POLL_MS = 1000
@@ -38,14 +38,16 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-def _strip_css(device: Device, base) -> str:
+def _strip_css(device: Device, shown: dict[str, Any], base) -> str:
     frame = read_frame(device.thing_name, base) if base else None
-    return gradient(frame_pixels(frame)) if frame else device.strip_css()
+    return gradient(frame_pixels(frame)) if frame else strip_gradient(shown,
+                                                                       device.led_count or 30)
 
 
 def live_state(device: Device, base=None) -> dict[str, Any]:
     """What the dashboard needs to redraw one light: cheap, from the cached row only."""
     look = device.look
+    shown = device.shown
     return {
         "code": str(device.code),
         "connected": device.connected,
@@ -58,9 +60,9 @@ def live_state(device: Device, base=None) -> dict[str, Any]:
             "effect": look.get("effect", "solid"),
             "speed": look.get("speed", 128),
         },
-        "shown": device.shown,
+        "shown": shown,
         "effects": device.effects,
-        "strip": _strip_css(device, base),
+        "strip": _strip_css(device, shown, base),
         "power_ma": (device.reported or {}).get("power_ma"),
         "led_count": device.led_count,
     }
