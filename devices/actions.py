@@ -119,7 +119,8 @@ def do_reboot(device: Device) -> str:
 def do_repush_desired(device: Device) -> dict[str, Any]:
     """Write the cached desired state to the shadow again (e.g. after a shadow was reset)."""
     desired = {k: v for k, v in (device.desired or {}).items() if k in shadow.DESIRED_KEYS}
-    return shadow.update_desired(device.thing_name, desired, device.reported)
+    return shadow.update_desired(device.thing_name, desired, device.reported,
+                                 max_transition_ms=shadow.FIRMWARE_MAX_TRANSITION_MS)
 
 
 def do_refresh_from_shadow(device: Device) -> Device:

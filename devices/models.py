@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Home
-from devices.shadow import COLOR_RE, DESIRED_KEYS
+from devices.shadow import COLOR_RE, DESIRED_KEYS, FIRMWARE_MAX_TRANSITION_MS
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
@@ -27,7 +27,7 @@ _VALID = {
     "color": lambda v: isinstance(v, str) and COLOR_RE.match(v) is not None,
     "effect": lambda v: isinstance(v, str) and v != "",
     "speed": _is_level(0, 255),
-    "transition_ms": _is_level(0, 60000),
+    "transition_ms": _is_level(0, FIRMWARE_MAX_TRANSITION_MS),
 }
 
 

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 DESIRED_KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
 ALWAYS_AVAILABLE_EFFECT = "solid"
 COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
-_INT_RANGES = {"brightness": (0, 255), "speed": (0, 255), "transition_ms": (0, 60000)}
+_INT_RANGES = {"brightness": (0, 255), "speed": (0, 255)}
+# DESIGN section 4: an interactive change fades in at most 60 s. Schedules may ask the firmware
+# for up to 15 minutes (a wake-up fade, schedules/actions.py), so a desired state already in
+# the shadow may carry more; re-writing it (the admin's re-push) allows that.
+MAX_TRANSITION_MS = 60000
+FIRMWARE_MAX_TRANSITION_MS = 900000
 COMMANDS = ("identify", "reboot")
 
 # Error codes AWS IoT's data plane answers when a caller goes too fast or it is briefly unwell
@@ -82,7 +87,12 @@ def _effects_allowed(reported: Mapping[str, Any] | None) -> set[str]:
     return allowed
 
 
-def validate_desired(desired: Any, reported: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def validate_desired(
+    desired: Any,
+    reported: Mapping[str, Any] | None = None,
+    *,
+    max_transition_ms: int = MAX_TRANSITION_MS,
+) -> dict[str, Any]:
     """Check a partial desired document against the contract and return its clean copy.
 
     `reported` is the device's last reported state: an effect must be one it announced in
@@ -106,8 +116,8 @@ def validate_desired(desired: Any, reported: Mapping[str, Any] | None = None) ->
                 clean[key] = value
             else:
                 errors.append(FieldError(key, "must be true or false"))
-        elif key in _INT_RANGES:
-            low, high = _INT_RANGES[key]
+        elif key in _INT_RANGES or key == "transition_ms":
+            low, high = _INT_RANGES.get(key, (0, max_transition_ms))
             # bool is an int in Python but not in the contract's JSON.
             if isinstance(value, bool) or not isinstance(value, int):
                 errors.append(FieldError(key, f"must be a whole number from {low} to {high}"))
@@ -181,13 +191,14 @@ def update_desired(
     *,
     version: int | None = None,
     client_token: str | None = None,
+    max_transition_ms: int = MAX_TRANSITION_MS,
 ) -> dict[str, Any]:
     """Validate and write a partial desired state; returns the accepted document.
 
     Only the given keys change (a shadow update merges). With `version`, AWS applies the update
     only if the shadow is still at that version, else ShadowConflict.
     """
-    clean = validate_desired(desired, reported)
+    clean = validate_desired(desired, reported, max_transition_ms=max_transition_ms)
     document: dict[str, Any] = {"state": {"desired": clean}}
     if version is not None:
         document["version"] = version

@@ -91,9 +91,13 @@ def test_refresh_replaces_the_cache_with_the_live_shadow(admin_client_, aws, lig
 
 def test_repush_writes_the_cached_desired_state_again(admin_client_, aws, light):
     register_thing(aws, light.thing_name)
+    # a schedule's 15-minute wake-up fade is in the shadow already and is written again as is
+    light.desired = {"on": True, "transition_ms": 900000}
+    light.save()
     admin_client_.post("/admin/devices/device/", {
         "action": "repush_desired", "_selected_action": [light.pk]})
-    assert live_shadow(aws, light.thing_name)["state"]["desired"] == {"on": True}
+    assert live_shadow(aws, light.thing_name)["state"]["desired"] == {
+        "on": True, "transition_ms": 900000}
 
 
 @pytest.mark.parametrize("command", ["identify", "reboot"])
