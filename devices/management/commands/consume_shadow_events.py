@@ -41,10 +41,14 @@ class Consumer:
 
     @property
     def dead_url(self) -> str:
-        # Created on first use: CreateQueue returns the existing queue's URL when it exists.
+        # In AWS the dead-letter queue is infrastructure (.ebextensions/02_resources.config,
+        # also the main queue's redrive target); locally it is made on first use.
         if self._dead_url is None:
             name = dead_letter_queue_name(self.queue_name)
-            self._dead_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+            try:
+                self._dead_url = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            except self.sqs.exceptions.QueueDoesNotExist:
+                self._dead_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         return self._dead_url
 
     def poll_once(self) -> dict[str, int]:
