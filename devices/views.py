@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, Json
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
@@ -93,11 +92,7 @@ def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
         "live": live,
         "look": look,
         "shown_text": shown_text,
-        # Built here, not in a template loop: a home can have hundreds of lights.
-        "effect_options": format_html_join(
-            "", '<option value="{}"{}>{}</option>',
-            ((name, " selected" if name == look["effect"] else "", name) for name in effects),
-        ),
+        "effects": effects,
         "state_url": state_url(device.code),
         "edit_url": edit_url(device.code),
     }

@@ -163,3 +163,12 @@ def test_a_light_reporting_nonsense_still_draws(client_for, alice, light):
     (entry,) = client_for(alice).get("/live/").json()["devices"]
     assert entry["look"] == {"on": False, "brightness": 50, "color": "#ffffff",
                              "effect": "solid", "speed": 128}
+
+
+def test_names_and_reported_values_are_escaped(client_for, alice, light):
+    light.name = '<script>alert("x")</script>'
+    light.reported = dict(light.reported, effects=["solid", '"><img src=x onerror=alert(1)>'])
+    light.save()
+    page = client_for(alice).get("/").content.decode()
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
