@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Body, Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
@@ -201,7 +202,7 @@ def batch_out(result: actions.BatchResult) -> dict[str, Any]:
     return {"changed": [d.code for d in result.changed], "failed": result.failed}
 
 
-def _mine(model, request: HttpRequest, home: UUID | None):
+def _mine(model, request: HttpRequest, home: UUID | None) -> QuerySet:
     qs = model.objects.filter(home__memberships__user=request.auth).select_related("home")
     if home is not None:
         qs = qs.filter(home__code=home)
@@ -210,19 +211,21 @@ def _mine(model, request: HttpRequest, home: UUID | None):
 
 # --- devices ---------------------------------------------------------------------------------
 @router.get("/devices", response=list[DeviceOut], summary="Lights of my homes")
-def list_devices(request, filters: Query[HomeFilter]):
+def list_devices(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[str, Any]]:
     devices = _mine(Device, request, filters.home).select_related("room").order_by("name", "id")
     return [device_out(d) for d in devices]
 
 
 @router.get("/devices/{code}", response=DeviceOut)
-def get_device(request, code: UUID):
+def get_device(request: HttpRequest, code: UUID) -> dict[str, Any]:
     return device_out(_scoped(get_device_for_user, request, code, Role.VIEWER))
 
 
 @router.patch("/devices/{code}/state", response=DeviceOut, summary="Change a light",
               openapi_extra=STATE_BODY)
-def set_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
+def set_state(
+    request: HttpRequest, code: UUID, payload: dict[str, Any] = Body(...),
+) -> dict[str, Any]:
     device = _scoped(get_device_for_user, request, code, Role.MEMBER)
     try:
         actions.do_set_desired(device, payload)
@@ -234,7 +237,7 @@ def set_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
 
 
 @router.patch("/devices/{code}", response=DeviceOut, summary="Rename a light or move it")
-def update_device(request, code: UUID, payload: DevicePatch):
+def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dict[str, Any]:
     device = _scoped(get_device_for_user, request, code, Role.MEMBER)
     data = payload.model_dump(exclude_unset=True)
     fields = []
@@ -256,7 +259,7 @@ def update_device(request, code: UUID, payload: DevicePatch):
 
 
 @router.delete("/devices/{code}", response={204: None}, summary="Remove a light (owner)")
-def delete_device(request, code: UUID):
+def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     device = _scoped(get_device_for_user, request, code, Role.OWNER)
     actions.do_delete_device(device)
     return 204, None
@@ -264,13 +267,13 @@ def delete_device(request, code: UUID):
 
 # --- rooms -----------------------------------------------------------------------------------
 @router.get("/rooms", response=list[RoomOut])
-def list_rooms(request, filters: Query[HomeFilter]):
+def list_rooms(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[str, Any]]:
     rooms = _mine(Room, request, filters.home).prefetch_related("devices").order_by("name", "id")
     return [room_out(r) for r in rooms]
 
 
 @router.post("/rooms", response={201: RoomOut})
-def create_room(request, payload: RoomIn):
+def create_room(request: HttpRequest, payload: RoomIn) -> tuple[int, dict[str, Any]]:
     home = _homes_of(request, payload.home, Role.MEMBER)
     try:
         with transaction.atomic():
@@ -282,12 +285,12 @@ def create_room(request, payload: RoomIn):
 
 
 @router.get("/rooms/{code}", response=RoomOut)
-def get_room(request, code: UUID):
+def get_room(request: HttpRequest, code: UUID) -> dict[str, Any]:
     return room_out(_scoped(get_room_for_user, request, code, Role.VIEWER))
 
 
 @router.patch("/rooms/{code}", response=RoomOut)
-def rename_room(request, code: UUID, payload: RoomPatch):
+def rename_room(request: HttpRequest, code: UUID, payload: RoomPatch) -> dict[str, Any]:
     room = _scoped(get_room_for_user, request, code, Role.MEMBER)
     room.name = payload.name
     try:
@@ -300,14 +303,16 @@ def rename_room(request, code: UUID, payload: RoomPatch):
 
 
 @router.delete("/rooms/{code}", response={204: None})
-def delete_room(request, code: UUID):
+def delete_room(request: HttpRequest, code: UUID) -> tuple[int, None]:
     _scoped(get_room_for_user, request, code, Role.MEMBER).delete()
     return 204, None
 
 
 @router.patch("/rooms/{code}/state", response=BatchOut, summary="Change every light of a room",
               openapi_extra=STATE_BODY)
-def set_room_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
+def set_room_state(
+    request: HttpRequest, code: UUID, payload: dict[str, Any] = Body(...),
+) -> dict[str, Any]:
     room = _scoped(get_room_for_user, request, code, Role.MEMBER)
     try:
         result = actions.do_set_many(room.devices.all(), payload)
@@ -318,12 +323,12 @@ def set_room_state(request, code: UUID, payload: dict[str, Any] = Body(...)):
 
 # --- scenes ----------------------------------------------------------------------------------
 @router.get("/scenes", response=list[SceneOut])
-def list_scenes(request, filters: Query[HomeFilter]):
+def list_scenes(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[str, Any]]:
     return [scene_out(s) for s in _mine(Scene, request, filters.home).order_by("name", "id")]
 
 
 @router.post("/scenes", response={201: SceneOut}, summary="Save the current look of lights")
-def create_scene(request, payload: SceneIn):
+def create_scene(request: HttpRequest, payload: SceneIn) -> tuple[int, dict[str, Any]]:
     home = _homes_of(request, payload.home, Role.MEMBER)
     devices = list(Device.objects.filter(home=home, code__in=payload.devices))
     missing = set(payload.devices) - {d.code for d in devices}
@@ -338,17 +343,17 @@ def create_scene(request, payload: SceneIn):
 
 
 @router.get("/scenes/{code}", response=SceneOut)
-def get_scene(request, code: UUID):
+def get_scene(request: HttpRequest, code: UUID) -> dict[str, Any]:
     return scene_out(_scoped(get_scene_for_user, request, code, Role.VIEWER))
 
 
 @router.post("/scenes/{code}/apply", response=BatchOut, summary="Apply a scene")
-def apply_scene(request, code: UUID):
+def apply_scene(request: HttpRequest, code: UUID) -> dict[str, Any]:
     scene = _scoped(get_scene_for_user, request, code, Role.MEMBER)
     return batch_out(actions.do_apply_scene(scene))
 
 
 @router.delete("/scenes/{code}", response={204: None})
-def delete_scene(request, code: UUID):
+def delete_scene(request: HttpRequest, code: UUID) -> tuple[int, None]:
     _scoped(get_scene_for_user, request, code, Role.MEMBER).delete()
     return 204, None
