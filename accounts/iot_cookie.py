@@ -19,12 +19,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from django.apps import apps
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
-from django.utils import timezone
 
 from accounts.models import ROLE_RANK, Home, IotCookieOutbox, Membership, Role, User
-from smartlight import aws
+from smartlight import aws, outbox
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +135,8 @@ def drift(expected: dict[str, Any] | None, actual: dict[str, Any] | None) -> str
 def mark_users(user_ids: Iterable[str]) -> None:
     """Record that these users' items are stale and push them once the transaction commits."""
     ids = sorted({uid for uid in user_ids if uid})
-    if not ids:
-        return
-    now = timezone.now()
-    for user_id in ids:
-        updated = IotCookieOutbox.objects.filter(user_id=user_id).update(
-            version=F("version") + 1, updated=now
-        )
-        if not updated:
-            IotCookieOutbox.objects.create(user_id=user_id, created=now, updated=now)
-    transaction.on_commit(lambda: enqueue_push(ids))
+    if ids:
+        outbox.mark(IotCookieOutbox, ids, "user_id", enqueue_push)
 
 
 def mark_home(home: Home) -> None:
@@ -161,15 +150,7 @@ def mark_user(user: User) -> None:
     mark_users([user.iot_user_id])
 
 
-def enqueue_push(user_ids: list[str]) -> None:
-    """Hand the pushes to Celery. A broker or AWS failure here must not break the request: the
-    outbox rows stay, and the retry, the next flush or reconcile_iot_cookie picks them up."""
+def enqueue_push(user_id: str) -> None:
     from accounts.tasks import push_iot_cookie
 
-    for user_id in user_ids:
-        try:
-            push_iot_cookie.delay(user_id)
-        except Exception:  # noqa: BLE001 - the outbox keeps the change; see docstring
-            log.warning(
-                "iot_cookie push for %s not queued; the outbox keeps it", user_id, exc_info=True
-            )
+    push_iot_cookie.delay(user_id)

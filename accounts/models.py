@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone as dj_timezone
 
+from smartlight.outbox import OutboxEntry
+
 INVITATION_TTL = timedelta(days=7)
 
 
@@ -190,7 +192,7 @@ class ApiToken(models.Model):
         return token, raw
 
 
-class IotCookieOutbox(models.Model):
+class IotCookieOutbox(OutboxEntry):
     """An `iot_cookie` item (DESIGN section 6) that must be brought up to date.
 
     Written in the same transaction as the membership change that makes the item stale, keyed by
@@ -200,11 +202,6 @@ class IotCookieOutbox(models.Model):
     """
 
     user_id = models.CharField(max_length=64, unique=True)
-    version = models.PositiveIntegerField(default=1)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created = models.DateTimeField(default=dj_timezone.now)
-    updated = models.DateTimeField(default=dj_timezone.now)
 
     def __str__(self) -> str:
         return f"iot_cookie {self.user_id} v{self.version}"

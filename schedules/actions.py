@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Home
 from devices.models import Device, Room, Scene
 from schedules import timing
 from schedules.models import MirrorOutbox, Schedule
+from smartlight import outbox
 
 log = logging.getLogger(__name__)
 
@@ -196,24 +196,13 @@ def _resolve(model, home: Home, codes: list, where: str, errors: list) -> list:
 def mark_for_mirror(code) -> None:
     """Record that the mirror of `code` is stale (inside the caller's transaction) and push it
     once the transaction commits."""
-    now = timezone.now()
-    updated = MirrorOutbox.objects.filter(code=code).update(version=F("version") + 1, updated=now)
-    if not updated:
-        MirrorOutbox.objects.create(code=code, created=now, updated=now)
-    transaction.on_commit(lambda: enqueue_push(str(code)))
+    outbox.mark(MirrorOutbox, [code], "code", lambda key: enqueue_push(str(key)))
 
 
 def enqueue_push(code: str) -> None:
-    """Hand the push to Celery. A broker or AWS failure here must not break the request: the
-    outbox row stays, and the retry, the next flush or reconcile_schedules picks it up."""
     from schedules.tasks import push_schedule
 
-    try:
-        push_schedule.delay(code)
-    except Exception:  # noqa: BLE001 - the outbox keeps the change; see docstring
-        log.warning(
-            "schedule mirror push for %s not queued; the outbox keeps it", code, exc_info=True
-        )
+    push_schedule.delay(code)
 
 
 # --- actions -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Home
 from devices.models import Device, Room, Scene
 from schedules import timing
+from smartlight.outbox import OutboxEntry
 
 
 class Trigger(models.TextChoices):
@@ -117,7 +118,7 @@ class Schedule(models.Model):
         return not MirrorOutbox.objects.filter(code=self.code).exists()
 
 
-class MirrorOutbox(models.Model):
+class MirrorOutbox(OutboxEntry):
     """A schedule whose EventBridge mirror must be brought up to date.
 
     Written in the same transaction as the change (also for deletes, when the schedule row is
@@ -125,11 +126,6 @@ class MirrorOutbox(models.Model):
     """
 
     code = models.UUIDField(unique=True)
-    version = models.PositiveIntegerField(default=1)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created = models.DateTimeField(default=timezone.now)
-    updated = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"mirror {self.code} v{self.version}"
