@@ -3,6 +3,7 @@ localcloud, a simulated light running the real firmware, and the shadow-events c
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -11,15 +12,17 @@ from devices.tests.stack import Consumer, SimLights, point_settings_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-THING = "sl-00000000b501"
+# Each test its own thing: the session's localcloud keeps every shadow it has seen.
+THINGS = itertools.count(0xB501)
 PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
 def system(transactional_db, cloud, settings, tmp_path):
     point_settings_at(cloud, settings)
-    sims = SimLights(cloud, tmp_path, {THING: 30})
-    yield sims, Consumer(settings.SHADOW_EVENTS_QUEUE)
+    thing = f"sl-{next(THINGS):012x}"
+    sims = SimLights(cloud, tmp_path, {thing: 30})
+    yield sims, Consumer(settings.SHADOW_EVENTS_QUEUE), thing
     sims.kill()
 
 
@@ -28,9 +31,15 @@ def sign_in(page, email: str) -> None:
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    wait_ready(page)
 
 
-def pump_until(consumer, page, check, timeout_s: float = 10) -> None:
+def wait_ready(page) -> None:
+    """Until static/js/devices.js has wired the controls (a change before that is lost)."""
+    page.locator("#lights[data-live=on]").wait_for(state="attached")
+
+
+def pump_until(consumer, page, check, timeout_s: float = 15) -> None:
     """Run the consumer while the page polls its live feed, until check() holds."""
     waited = 0.0
     while waited < timeout_s:
@@ -39,7 +48,8 @@ def pump_until(consumer, page, check, timeout_s: float = 10) -> None:
             return
         page.wait_for_timeout(100)
         waited += 0.1
-    raise AssertionError("the page did not show the change in time")
+    shown = page.locator("[data-role=shown]").all_inner_texts()
+    raise AssertionError(f"the page did not show the change in time; it shows {shown}")
 
 
 def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
@@ -47,8 +57,8 @@ def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
 ):
     from devices.models import Device
 
-    sims, consumer = system
-    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING)
+    sims, consumer, thing = system
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=thing)
     sims.start()
     consumer.until(lambda: Device.objects.get(pk=light.pk).connected)
 
@@ -87,8 +97,8 @@ def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
 ):
     from devices.models import Device, Scene
 
-    sims, consumer = system
-    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING)
+    sims, consumer, thing = system
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=thing)
     sims.start()
     consumer.until(lambda: Device.objects.get(pk=light.pk).connected)
     sign_in(page, alice.email)
@@ -102,7 +112,8 @@ def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
     page.get_by_label("Scene name").fill("Blue hour")
     page.get_by_role("button", name="Save scene").click()
     page.get_by_text("Scene “Blue hour” saved.").wait_for()
-    assert Scene.objects.get(name="Blue hour").states[THING]["color"] == "#0000ff"
+    wait_ready(page)
+    assert Scene.objects.get(name="Blue hour").states[thing]["color"] == "#0000ff"
 
     # When the light changes and the scene is applied
     card = page.locator(f"#light-{light.code}")
@@ -111,6 +122,7 @@ def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
     pump_until(consumer, page, lambda: "#ff0000" in shown.inner_text())
     page.get_by_role("button", name="Apply Blue hour").click()
     page.get_by_text("Scene “Blue hour” applied.").wait_for()
+    wait_ready(page)
 
     # Then the light shows the saved look again
     card = page.locator(f"#light-{light.code}")
@@ -123,7 +135,8 @@ def test_a_viewer_sees_the_lights_with_disabled_controls(
 ):
     from devices.models import Device
 
-    light = Device.objects.create(home=home, name="Hall strip", thing_name=THING,
+    _sims, _consumer, thing = system
+    light = Device.objects.create(home=home, name="Hall strip", thing_name=thing,
                                   reported={"on": True, "color": "#ff0000", "brightness": 255})
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)

@@ -157,4 +157,5 @@
     window.setTimeout(poll, document.hidden ? pollMs * 5 : pollMs);
   }
   window.setTimeout(poll, pollMs);
+  root.dataset.live = "on";  // controls are wired: tests (and curious people) can tell
 })();
