@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
 import sys
 import time
@@ -27,17 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from localcloud.client import MQTTClient  # noqa: E402
-from localcloud.testing import LocalCloud  # noqa: E402
-
-MOSQUITTO = ("127.0.0.1", 1883)
-
-
-def mosquitto_answers() -> bool:
-    try:
-        with socket.create_connection(MOSQUITTO, timeout=0.5):
-            return True
-    except OSError:
-        return False
+from localcloud.testing import MOSQUITTO, LocalCloud, mosquitto_answers  # noqa: E402
 
 
 class Run:

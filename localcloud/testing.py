@@ -15,8 +15,11 @@ It runs `python -m localcloud` in a subprocess: its moto server then has its own
 
 from __future__ import annotations
 
+import itertools
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +37,42 @@ from localcloud.cloud import (
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 START_TIMEOUT = 60.0
+
+
+MOSQUITTO = ("127.0.0.1", 1883)
+
+
+def mosquitto_answers() -> bool:
+    """True when the Mosquitto of the CI machine answers on 127.0.0.1:1883."""
+    try:
+        with socket.create_connection(MOSQUITTO, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class ThingNames:
+    """Thing names of the device contract unique to one test session: other sessions may share
+    the same Mosquitto at the same time. `prefix` matches them all (LocalCloud(things=...))."""
+
+    def __init__(self) -> None:
+        self.prefix = "sl-" + secrets.token_hex(3)
+        self._numbers = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self._numbers):06x}"
+
+
+def eventually(fn: Any, timeout: float = 10, every: float = 0.05) -> Any:
+    """Poll `fn` until it returns something truthy (returned), or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met in {timeout} s (last: {last!r})")
 
 
 class Credentials(NamedTuple):

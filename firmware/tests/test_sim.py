@@ -3,12 +3,9 @@ service, driven end to end through the AWS IoT data-plane API (boto3 iot-data)."
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,32 +16,17 @@ import pytest
 
 from firmware.sim.fleet import Fleet
 from firmware.sim.umqtt import MQTTClient
-from localcloud.testing import LocalCloud
+from localcloud.testing import LocalCloud, ThingNames, eventually, mosquitto_answers
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO = ("127.0.0.1", 1883)
-# Thing names unique to this run: other test sessions may share Mosquitto at the same time.
-PREFIX = secrets.token_hex(3)
-_numbers = itertools.count(1)
-
-
-def new_thing() -> str:
-    return f"sl-{PREFIX}{next(_numbers):06x}"
-
-
-def mosquitto_answers() -> bool:
-    try:
-        with socket.create_connection(MOSQUITTO, timeout=0.5):
-            return True
-    except OSError:
-        return False
+new_thing = ThingNames()
 
 
 @pytest.fixture(scope="module")
 def cloud():
-    with LocalCloud(moto=False, things=f"sl-{PREFIX}") as cloud:
+    with LocalCloud(moto=False, things=new_thing.prefix) as cloud:
         yield cloud
 
 
@@ -52,7 +34,7 @@ def cloud():
 def mosquitto_cloud():
     if not mosquitto_answers():
         pytest.skip("Mosquitto does not answer on 127.0.0.1:1883 (CI has it)")
-    with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", moto=False, things=f"sl-{PREFIX}") as cloud:
+    with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", moto=False, things=new_thing.prefix) as cloud:
         yield cloud
 
 
@@ -97,17 +79,6 @@ class Sim:
             self.proc.send_signal(sig)
         self.proc.wait(10)
         self._reader.join(5)
-
-
-def eventually(fn, timeout: float = 10, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"condition not met in {timeout}s (last: {last!r})")
 
 
 def shadow(cloud, thing: str) -> dict:

@@ -8,11 +8,8 @@ do not answer each other's requests.
 
 from __future__ import annotations
 
-import itertools
 import json
 import queue
-import secrets
-import socket
 import threading
 import time
 import uuid
@@ -22,29 +19,14 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 
-from localcloud.testing import LocalCloud
+from localcloud.testing import LocalCloud, ThingNames, mosquitto_answers
 
-MOSQUITTO = ("127.0.0.1", 1883)
-SESSION_PREFIX = secrets.token_hex(3)
-_counter = itertools.count(1)
-
-
-def new_thing() -> str:
-    """A thing name of the device contract, unique to this test session."""
-    return f"sl-{SESSION_PREFIX}{next(_counter):06x}"
-
-
-def mosquitto_answers() -> bool:
-    try:
-        with socket.create_connection(MOSQUITTO, timeout=0.5):
-            return True
-    except OSError:
-        return False
+new_thing = ThingNames()
 
 
 @pytest.fixture(scope="session")
 def cloud():
-    with LocalCloud(things=f"sl-{SESSION_PREFIX}") as instance:
+    with LocalCloud(things=new_thing.prefix) as instance:
         yield instance
 
 
@@ -52,7 +34,7 @@ def cloud():
 def mosquitto_cloud():
     if not mosquitto_answers():
         pytest.skip("Mosquitto does not answer on 127.0.0.1:1883 (CI has it)")
-    with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", things=f"sl-{SESSION_PREFIX}") as instance:
+    with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", things=new_thing.prefix) as instance:
         yield instance
 
 
