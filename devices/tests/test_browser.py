@@ -4,7 +4,9 @@ localcloud, a simulated light running the real firmware, and the shadow-events c
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import time
 
 import pytest
 
@@ -53,7 +55,7 @@ def pump_until(consumer, page, check, timeout_s: float = 15) -> None:
 
 
 def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
-    system, page, live_server, home, alice
+    system, page, live_server, home, alice, bob, client_for
 ):
     from devices.models import Device
 
@@ -89,6 +91,18 @@ def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
     stops = re.findall(r"rgb\((\d+), (\d+), (\d+)\)", strip)
     assert stops and all(r == b == "0" and int(g) > 0 for r, g, b in stops), strip
     assert Device.objects.get(pk=light.pk).reported["color"] == "#00ff00"
+
+    # When another member changes the light through the API
+    response = client_for(bob).patch(
+        f"/api/v1/devices/{light.code}/state", data=json.dumps({"color": "#ff00ff"}),
+        content_type="application/json")
+    assert response.status_code == 200
+    consumer.until(lambda: Device.objects.get(pk=light.pk).reported.get("color") == "#ff00ff")
+    # Then alice's page shows it within 2 s of the platform knowing it, without a reload
+    known = time.monotonic()
+    while "#ff00ff" not in shown.inner_text():
+        assert time.monotonic() - known <= 2.0, shown.inner_text()
+        page.wait_for_timeout(50)
     assert page.evaluate("window.__no_reload") is True
 
 
