@@ -15,6 +15,7 @@ DEFAULT_LOOK: dict[str, Any] = {
     "on": False, "brightness": 128, "color": "#ffffff", "effect": "solid", "speed": 128,
 }
 
+
 def _is_level(low: int, high: int):
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
