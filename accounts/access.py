@@ -94,3 +94,22 @@ def get_token_for_user(user, code) -> ApiToken:
         return ApiToken.objects.get(user=user, code=code)
     except (ApiToken.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise Http404("No such token") from exc
+
+
+def get_home_for_api(request: HttpRequest, code, role: str = Role.VIEWER) -> Home:
+    """For the JSON API: the home named by `code` (404 unless the caller belongs to it), or the
+    caller's current home when no code is given; 403 when the role is too low."""
+    from ninja.errors import HttpError
+
+    if code is not None:
+        try:
+            home, _ = get_home_for_user(request.auth, code, role)
+        except PermissionDenied as exc:
+            raise HttpError(403, str(exc)) from exc
+        return home
+    membership = current_membership(request)
+    if membership is None:
+        raise HttpError(404, "You are not a member of any home")
+    if not membership.can(role):
+        raise HttpError(403, f"This needs the {role} role in {membership.home.name}")
+    return membership.home

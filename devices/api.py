@@ -17,12 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Body, Field, Query, Router, Schema
+from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict, StringConstraints
 
-from accounts.access import current_membership, get_home_for_user
-from accounts.models import Home, Role
+from accounts.access import get_home_for_api
+from accounts.models import Role
 from devices import actions, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.models import Device, Room, Scene
@@ -151,21 +151,6 @@ def _shadow_http_error(exc: shadow.ShadowError) -> HttpError:
     return HttpError(503, f"The light service is unreachable right now: {exc}")
 
 
-def _homes_of(request: HttpRequest, home: UUID | None, role: str = Role.VIEWER) -> Home:
-    if home is not None:
-        try:
-            found, _ = get_home_for_user(request.auth, home, role)
-        except PermissionDenied as exc:
-            raise HttpError(403, str(exc)) from exc
-        return found
-    membership = current_membership(request)
-    if membership is None:
-        raise HttpError(404, "You are not a member of any home")
-    if not membership.can(role):
-        raise HttpError(403, f"This needs the {role} role in {membership.home.name}")
-    return membership.home
-
-
 def device_out(device: Device) -> dict[str, Any]:
     return {
         "code": device.code,
@@ -262,7 +247,7 @@ def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dic
 def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     device = _scoped(get_device_for_user, request, code, Role.OWNER)
     actions.do_delete_device(device)
-    return 204, None
+    return Status(204, None)
 
 
 # --- rooms -----------------------------------------------------------------------------------
@@ -274,14 +259,14 @@ def list_rooms(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[st
 
 @router.post("/rooms", response={201: RoomOut})
 def create_room(request: HttpRequest, payload: RoomIn) -> tuple[int, dict[str, Any]]:
-    home = _homes_of(request, payload.home, Role.MEMBER)
+    home = get_home_for_api(request, payload.home, Role.MEMBER)
     try:
         with transaction.atomic():
             room = actions.do_create_room(home, payload.name)
     except IntegrityError as exc:
         raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "name"],
                                 "msg": "a room of this name already exists"}]) from exc
-    return 201, room_out(room)
+    return Status(201, room_out(room))
 
 
 @router.get("/rooms/{code}", response=RoomOut)
@@ -305,7 +290,7 @@ def rename_room(request: HttpRequest, code: UUID, payload: RoomPatch) -> dict[st
 @router.delete("/rooms/{code}", response={204: None})
 def delete_room(request: HttpRequest, code: UUID) -> tuple[int, None]:
     _scoped(get_room_for_user, request, code, Role.MEMBER).delete()
-    return 204, None
+    return Status(204, None)
 
 
 @router.patch("/rooms/{code}/state", response=BatchOut, summary="Change every light of a room",
@@ -329,7 +314,7 @@ def list_scenes(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[s
 
 @router.post("/scenes", response={201: SceneOut}, summary="Save the current look of lights")
 def create_scene(request: HttpRequest, payload: SceneIn) -> tuple[int, dict[str, Any]]:
-    home = _homes_of(request, payload.home, Role.MEMBER)
+    home = get_home_for_api(request, payload.home, Role.MEMBER)
     devices = list(Device.objects.filter(home=home, code__in=payload.devices))
     missing = set(payload.devices) - {d.code for d in devices}
     if missing:
@@ -339,7 +324,7 @@ def create_scene(request: HttpRequest, payload: SceneIn) -> tuple[int, dict[str,
             "msg": f"not lights of this home: {', '.join(sorted(map(str, missing)))}",
         }])
     scene = actions.do_save_scene(home, payload.name, devices)
-    return 201, scene_out(scene)
+    return Status(201, scene_out(scene))
 
 
 @router.get("/scenes/{code}", response=SceneOut)
@@ -356,4 +341,4 @@ def apply_scene(request: HttpRequest, code: UUID) -> dict[str, Any]:
 @router.delete("/scenes/{code}", response={204: None})
 def delete_scene(request: HttpRequest, code: UUID) -> tuple[int, None]:
     _scoped(get_scene_for_user, request, code, Role.MEMBER).delete()
-    return 204, None
+    return Status(204, None)

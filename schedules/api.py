@@ -19,7 +19,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
 from pydantic import ConfigDict
 
-from accounts.access import current_membership, get_home_for_user
+from accounts.access import get_home_for_api
 from accounts.models import Home, Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
@@ -122,21 +122,6 @@ def schedule_out(schedule: Schedule, pending: set[UUID] | None = None) -> dict[s
     }
 
 
-def _home(request: HttpRequest, code: UUID | None, role: str) -> Home:
-    if code is not None:
-        try:
-            home, _ = get_home_for_user(request.auth, code, role)
-        except PermissionDenied as exc:
-            raise HttpError(403, str(exc)) from exc
-        return home
-    membership = current_membership(request)
-    if membership is None:
-        raise HttpError(404, "You are not a member of any home")
-    if not membership.can(role):
-        raise HttpError(403, f"This needs the {role} role in {membership.home.name}")
-    return membership.home
-
-
 def _schedule(request: HttpRequest, code: UUID, role: str) -> Schedule:
     try:
         schedule, _ = get_schedule_for_user(request.auth, code, role)
@@ -183,7 +168,7 @@ def list_schedules(request, filters: Query[HomeFilter]):
 @router.post("", response={201: ScheduleOut}, summary="Create a schedule")
 def create_schedule(request, payload: ScheduleIn):
     raw = payload.model_dump()
-    home = _home(request, raw.pop("home"), Role.MEMBER)
+    home = get_home_for_api(request, raw.pop("home"), Role.MEMBER)
     schedule = actions.do_create_schedule(home, _clean(home, raw))
     return Status(201, schedule_out(schedule))
 
@@ -191,7 +176,7 @@ def create_schedule(request, payload: ScheduleIn):
 @router.post("/preview", response=PreviewOut, summary="Describe a trigger and its next 5 runs")
 def preview_schedule(request, payload: ScheduleIn):
     raw = payload.model_dump()
-    home = _home(request, raw.pop("home"), Role.VIEWER)
+    home = get_home_for_api(request, raw.pop("home"), Role.VIEWER)
     trigger = actions.trigger_of(home, _trigger_data(raw))
     now = timezone.now()
     try:

@@ -8,12 +8,6 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """The fixture users' PBKDF2 hashing costs ~0.3 s each; these tests never check it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def no_simulator_frames(monkeypatch):
     """Strip pictures come from the state, whatever a local `make run` left in var/lights."""
     monkeypatch.setenv("SMARTLIGHT_SIM_DIR", "")
