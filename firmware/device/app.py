@@ -248,6 +248,9 @@ class Device:
         if self.light.changes != self.seen_changes:
             self.seen_changes = self.light.changes
             self.saver.changed(now)
+            # A new look goes out on this pass, not at the next frame slot up to frame_ms later.
+            self.renderer.frame(now)
+            self.next_frame = ticks_add(now, self.frame_ms)
         try:
             self.saver.poll(now, self.light.state)
         except Exception as e:  # a full or failing flash must not stop the light

@@ -264,6 +264,12 @@ def test_identify_command_blinks_then_stops(logic):
     assert value(logic, "identify command blinks the strip") == [True, False]
 
 
+def test_a_delta_is_shown_on_the_pass_that_receives_it(logic):
+    v = value(logic, "a delta is shown on the pass that receives it")
+    assert v["frame_ms"] > 1
+    assert v["pixel"] == [0, 0, 255]
+
+
 def test_the_watchdog_is_fed(logic):
     v = value(logic, "watchdog is fed on every pass")
     assert v["timeout"] == 30000

@@ -613,6 +613,18 @@ def _():
     return {"resets": machine.resets, "saved": store.read_json(root, "state.json")}
 
 
+@check("a delta is shown on the pass that receives it")
+def _():
+    d, _ = make_device()
+    t = run(d, d.now, 100)
+    BROKER.send(T.delta, json.dumps({"state": {"color": "#0000ff", "brightness": 255,
+                                               "transition_ms": 0},
+                                     "version": 9}))
+    # One millisecond on: long before the next frame slot (frame_ms later).
+    d.step(ticks_add(t, 1))
+    return {"pixel": list(d.renderer.pixel(0)), "frame_ms": d.frame_ms}
+
+
 @check("identify command blinks the strip")
 def _():
     d, _ = make_device()
