@@ -13,6 +13,7 @@ import signal
 import time
 from typing import Any
 
+from botocore.exceptions import EndpointConnectionError
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -135,12 +136,20 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _exit)
         signal.signal(signal.SIGINT, _exit)
         self.stdout.write(f"consuming {name}")
+        pause = 1.0
         while True:
             try:
                 # A long-running process must drop connections the database closed or that
                 # outlived CONN_MAX_AGE, as Django does around each web request.
                 close_old_connections()
                 consumer.poll_once()
+                pause = 1.0
+            except EndpointConnectionError as exc:
+                # The queue's endpoint is down (localcloud restarting, a network blip): one
+                # line, and wait longer each time, up to 30 s.
+                log.warning("shadow events queue unreachable (%s); retrying in %.0f s", exc, pause)
+                time.sleep(pause)
+                pause = min(30.0, pause * 2)
             except Exception:
                 # A broken database or queue must not kill the consumer for good.
                 log.exception("shadow events batch failed; retrying")
