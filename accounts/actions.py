@@ -65,6 +65,16 @@ def do_update_home(
     """Saves validated settings (the form checks the zone and the coordinate ranges)."""
     if (latitude is None) != (longitude is None):
         raise ActionError("Give both latitude and longitude, or neither.")
+    if latitude is None and home.has_location:
+        from schedules.models import Schedule, Trigger
+
+        sun = Schedule.objects.filter(home=home, trigger__in=[Trigger.SUNRISE, Trigger.SUNSET])
+        if sun.exists():
+            names = ", ".join(sorted(sun.values_list("name", flat=True))[:5])
+            raise ActionError(
+                "Sunrise and sunset schedules need the home's location "
+                f"({names}): change or delete them before removing it."
+            )
     home.name = name
     home.timezone = timezone
     home.latitude = latitude

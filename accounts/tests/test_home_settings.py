@@ -117,3 +117,26 @@ def test_a_new_timezone_moves_the_homes_schedules(client_for, alice, home):
     assert response.status_code == 302
     schedule.refresh_from_db()
     assert schedule.next_run.astimezone(ZoneInfo("Asia/Tokyo")).time() == dt.time(7, 0)
+
+
+def test_it_keeps_the_location_that_sun_schedules_need(client_for, alice, home, unchanged):
+
+    from devices.models import Device
+    from schedules import actions
+    from schedules.models import Schedule
+
+    Home.objects.filter(pk=home.pk).update(latitude=52.52, longitude=13.405)
+    home.refresh_from_db()
+    lamp = Device.objects.create(home=home, name="Lamp", thing_name="sl-0000000000c2")
+    raw = {"name": "Dusk", "trigger": "sunset", "offset_minutes": 0,
+           "devices": [str(lamp.code)], "desired": {"on": True}}
+    schedule = actions.do_create_schedule(home, actions.clean_schedule(home, raw))
+    next_run = schedule.next_run
+    assert next_run is not None
+
+    with unchanged():
+        response = client_for(alice).post(url(home), {**VALID, "latitude": "", "longitude": ""})
+
+    assert response.status_code == 400
+    assert b"Sunrise and sunset schedules need the home&#x27;s location (Dusk)" in response.content
+    assert Schedule.objects.get(pk=schedule.pk).next_run == next_run
