@@ -140,3 +140,34 @@ def test_the_command_buttons_post_forms_outside_the_change_form(admin_client_, a
     # HTML forms cannot nest: a command form inside the change form would never submit.
     assert command_form > main_form_end
     assert 'form="command-identify"' in page
+
+
+def test_the_room_list_shows_every_homes_rooms_to_staff(admin_client_, light, charlies_home):
+    from devices.models import Room
+
+    Room.objects.create(home=charlies_home, name="Garage")
+    response = admin_client_.get("/admin/devices/room/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    for text in ("Living room", "Alice&#x27;s Home", "Garage", "Charlie&#x27;s Home"):
+        assert text in page
+
+
+def test_the_room_list_filters_by_home(admin_client_, light, charlies_home):
+    from devices.models import Room
+
+    Room.objects.create(home=charlies_home, name="Garage")
+    page = admin_client_.get(
+        f"/admin/devices/room/?home__id__exact={charlies_home.pk}").content.decode()
+    assert "Garage" in page and "Living room" not in page
+
+
+def test_non_staff_users_cannot_see_rooms_in_the_admin(client_for, alice, light):
+    response = client_for(alice).get("/admin/devices/room/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert "Living room" not in client_for(alice).get(response["Location"]).content.decode()
+
+
+def test_staff_without_the_room_permission_are_forbidden(client_for, light):
+    clerk = User.objects.create_user("clerk@example.com", "pw", is_staff=True)
+    assert client_for(clerk).get("/admin/devices/room/").status_code == 403

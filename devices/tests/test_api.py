@@ -277,14 +277,49 @@ OBJECT_ENDPOINTS = [
 ]
 
 
+def snapshot() -> dict[str, list[dict]]:
+    """Every field of every light, room and scene: what a refused request must leave as is."""
+    return {model.__name__: list(model.objects.order_by("pk").values())
+            for model in (Device, Room, Scene)}
+
+
 @pytest.mark.parametrize(("method", "path", "body"), OBJECT_ENDPOINTS)
-def test_every_object_endpoint_hides_other_homes(api, charlie, alices_objects, method, path,
-                                                 body):
-    before = (Device.objects.count(), Room.objects.count(), Scene.objects.count())
+def test_every_object_endpoint_hides_other_homes(api, charlie, charlies_light, alices_objects,
+                                                 method, path, body):
+    before = snapshot()
     response = getattr(api(charlie), method)(path.format(**alices_objects), body)
     assert response.status_code == 404
-    assert (Device.objects.count(), Room.objects.count(), Scene.objects.count()) == before
-    assert Device.objects.get(code=alices_objects["device"]).name == "Sofa strip"
+    assert snapshot() == before
+
+
+def test_the_snapshot_sees_a_rename_and_a_scene_change(alices_objects):
+    before = snapshot()
+    Room.objects.filter(code=alices_objects["room"]).update(name="Mine now")
+    assert snapshot() != before
+    before = snapshot()
+    Scene.objects.filter(code=alices_objects["scene"]).update(states={})
+    assert snapshot() != before
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/rooms", {"name": "Attic"}),
+        ("/scenes", {"name": "Mine", "devices": ["{light}"]}),
+        ("/scenes", {"name": "Mine", "devices": ["{charlies_light}"]}),
+    ],
+)
+def test_creating_in_another_home_is_not_found_and_creates_nothing(
+    api, charlie, charlies_light, light, path, body
+):
+    codes = {"light": str(light.code), "charlies_light": str(charlies_light.code)}
+    body = {**body, "home": str(light.home.code)}
+    if "devices" in body:
+        body["devices"] = [code.format(**codes) for code in body["devices"]]
+    before = snapshot()
+    response = api(charlie).post(path, body)
+    assert response.status_code == 404
+    assert snapshot() == before
 
 
 @pytest.mark.parametrize(("method", "path", "body"),
