@@ -43,7 +43,8 @@ def contract_values(state: Any) -> dict[str, Any]:
     return {k: state[k] for k, valid in _VALID.items() if k in state and valid(state[k])}
 
 
-THING_NAME_RE = r"^sl-[0-9a-f]{12}$"
+# \A...\Z, not ^...$: `$` also matches before a trailing newline.
+THING_NAME_RE = r"\Asl-[0-9a-f]{12}\Z"
 validate_thing_name = RegexValidator(
     THING_NAME_RE, "A thing name is 'sl-' followed by 12 lowercase hex characters."
 )

@@ -27,7 +27,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-THING_RE = re.compile(r"^sl-[0-9a-f]{12}$")
+THING_RE = re.compile(r"\Asl-[0-9a-f]{12}\Z")  # \Z: `$` would allow a trailing newline
 COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
 EFFECT_RE = re.compile(r"^[a-z0-9_\-]{1,32}$")
 MAX_THINGS = 500

@@ -109,7 +109,7 @@ def clean_schedule(home: Home, raw: dict, now: dt.datetime | None = None) -> Sch
         scene = found[0] if found else None
 
     desired: dict = {}
-    if scene is not None:
+    if raw.get("scene"):  # asked for a scene: a foreign one is its only error, said above
         if devices or rooms:
             errors.append(("scene", "Choose a scene or lights and rooms, not both."))
         if raw.get("desired"):

@@ -48,8 +48,6 @@ def test_full_clean_rejects_a_thing_name_that_is_too_long(home, name):
     assert "thing_name" in caught.value.message_dict
 
 
-@pytest.mark.xfail(strict=True, reason="THING_NAME_RE ends in `$`, which also matches before "
-                   "a trailing newline; only max_length=15 stops it in full_clean")
 def test_the_validator_alone_rejects_a_trailing_newline():
     with pytest.raises(ValidationError):
         validate_thing_name("sl-0123456789ab\n")

@@ -140,6 +140,7 @@ def test_a_scene_sets_each_things_own_state(schedule_handler, things):
         ({"things": []}, "non-empty list"),
         ({"things": "sl-00000000000a"}, "non-empty list"),
         ({"things": ["lamp-1"]}, "is not a thing name"),
+        ({"things": ["sl-0123456789ab\n"]}, "is not a thing name"),
         ({"desired": {"brightness": 300}}, "desired.brightness"),
         ({"desired": {"color": "#FF0000"}}, "desired.color"),
         ({"desired": {"on": "yes"}}, "desired.on"),

@@ -272,8 +272,6 @@ def test_it_rejects_a_scene_from_another_home(client_for, bob, lamp, charlies_sc
     assert nothing_saved()
 
 
-@pytest.mark.xfail(strict=True, reason="clean_schedule treats a scene it could not find as no "
-                   "scene and also asks for lights and a light setting")
 def test_a_foreign_scene_is_the_only_error(client_for, bob, lamp, charlies_scene):
     response = post(
         client_for(bob), URL, body(lamp, devices=[], desired={}, scene=str(charlies_scene.code))
