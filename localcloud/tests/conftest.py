@@ -1,9 +1,11 @@
 """Fixtures: localcloud with its own broker, and localcloud on Mosquitto (127.0.0.1:1883).
 
 Tests that take `backend` run twice, once per broker; the Mosquitto run is skipped with a reason
-when nothing answers on 1883. Thing names are unique per test, and the Mosquitto-backed
-localcloud serves only this session's prefix (`--things`), so parallel runs sharing one Mosquitto
-do not answer each other's requests.
+when nothing answers on 1883. Tests that take `broker` (or `broker_mqtt`) also run once per
+broker, but against the bare broker: they are the MQTT conformance tests both must pass.
+Thing names are unique per test, and the Mosquitto-backed localcloud serves only this
+session's prefix (`--things`), so parallel runs sharing one Mosquitto do not answer each
+other's requests.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 
-from localcloud.testing import LocalCloud, ThingNames, mosquitto_answers
+from localcloud.cloud import DEFAULT_SERVICE_PASSWORD, DEFAULT_SERVICE_USERNAME
+from localcloud.testing import MOSQUITTO, Credentials, LocalCloud, ThingNames, mosquitto_answers
 
 new_thing = ThingNames()
 
@@ -30,10 +33,37 @@ def cloud():
         yield instance
 
 
+MOSQUITTO_SILENT = "Mosquitto does not answer on 127.0.0.1:1883 (CI has it)"
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """A broker with no localcloud around it, shaped like LocalCloud for the MQTT helpers."""
+
+    mqtt_host: str
+    mqtt_port: int
+    service_credentials: Credentials
+
+
+@pytest.fixture(scope="session")
+def mosquitto():
+    """Mosquitto itself; its default config lets anyone in, so the credentials are ignored."""
+    if not mosquitto_answers():
+        pytest.skip(MOSQUITTO_SILENT)
+    return BrokerAddress(*MOSQUITTO, Credentials(DEFAULT_SERVICE_USERNAME,
+                                                 DEFAULT_SERVICE_PASSWORD))
+
+
+@pytest.fixture(params=["localcloud", pytest.param("mosquitto", marks=pytest.mark.mosquitto)])
+def broker(request):
+    """localcloud's broker, then Mosquitto: for behaviour MQTT 3.1.1 defines for both."""
+    return request.getfixturevalue("cloud" if request.param == "localcloud" else "mosquitto")
+
+
 @pytest.fixture(scope="session")
 def mosquitto_cloud():
     if not mosquitto_answers():
-        pytest.skip("Mosquitto does not answer on 127.0.0.1:1883 (CI has it)")
+        pytest.skip(MOSQUITTO_SILENT)
     with LocalCloud(mqtt_url="mqtt://127.0.0.1:1883", things=new_thing.prefix) as instance:
         yield instance
 
@@ -58,8 +88,9 @@ def iot(backend):
 class Mqtt:
     """A paho-mqtt client that records what arrives, for assertions."""
 
-    def __init__(self, cloud: LocalCloud, client_id: str | None = None, *, service: bool = True,
-                 keepalive: int = 60, will: tuple[str, bytes, int] | None = None,
+    def __init__(self, cloud: LocalCloud | BrokerAddress, client_id: str | None = None, *,
+                 service: bool = True, keepalive: int = 60,
+                 will: tuple[str, bytes, int] | None = None,
                  clean_session: bool = True) -> None:
         self.client_id = client_id or f"test-{uuid.uuid4().hex[:12]}"
         self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
@@ -154,7 +185,7 @@ class Mqtt:
 
 @dataclass
 class MqttFactory:
-    cloud: LocalCloud
+    cloud: LocalCloud | BrokerAddress
     made: list[Mqtt]
 
     def __call__(self, client_id: str | None = None, **kwargs: Any) -> Mqtt:
@@ -176,6 +207,15 @@ def mqtt_client(backend):
 def local_mqtt(cloud):
     """Like mqtt_client, on localcloud's own broker only (identity and broker behaviour)."""
     factory = MqttFactory(cloud, [])
+    yield factory
+    for client in factory.made:
+        client.close()
+
+
+@pytest.fixture
+def broker_mqtt(broker):
+    """Like mqtt_client, on the bare `broker` (localcloud's, then Mosquitto)."""
+    factory = MqttFactory(broker, [])
     yield factory
     for client in factory.made:
         client.close()
