@@ -148,11 +148,17 @@ class WifiManager:
             return True
         if self.server is not None:
             self.serve_once()
-        if self.joining is not None and ticks_diff(now, self.join_start) < JOIN_MS:
-            return False
+        if self.joining is not None:
+            if ticks_diff(now, self.join_start) < JOIN_MS:
+                return False
+            # A known network in range that does not let us in (changed password, router
+            # still booting) counts as no answer: open the portal, keep retrying.
+            self.log("wifi: no answer from", self.joining)
+            self.joining = None
+            if self.ap is None:
+                self.open_portal()
         if self.next_try is not None and ticks_diff(now, self.next_try) < 0:
             return False
-        self.joining = None
         self.next_try = ticks_add(now, RETRY_MS)
         try:
             scan = self.sta.scan()
@@ -168,6 +174,12 @@ class WifiManager:
         ssid = best_known(scan, self.known)
         if ssid is not None:
             self.log("wifi: joining", ssid)
+            # ESP-IDF keeps retrying a failed join and refuses a new connect() meanwhile
+            # ("Wifi Internal Error", micropython/micropython#17661): stop it first.
+            try:
+                self.sta.disconnect()
+            except OSError:
+                pass
             self.sta.connect(ssid, self.known[ssid])
             self.joining = ssid
             self.join_start = now

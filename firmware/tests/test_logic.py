@@ -270,6 +270,17 @@ def test_a_delta_is_shown_on_the_pass_that_receives_it(logic):
     assert v["pixel"] == [0, 0, 255]
 
 
+def test_the_main_loop_renders_at_least_40_fps_without_blocking(logic):
+    v = value(logic, "the main loop renders 40+ fps with 150 LEDs and never sleeps inside a pass")
+    assert v["frame_ms"] <= 25
+    assert v["simulated_ms"] == 1000
+    assert v["frames"] >= 40  # rendering cost does not stretch the frame schedule
+    assert v["online"] is True  # the network was serviced in the same loop
+    assert v["sleeps_in_step"] == 0  # waiting happens between passes, never inside one
+    assert 0 < v["longest_sleep"] <= 10
+    assert v["worst_pass_real_ms"] < 250  # no blocking call hides in a pass either
+
+
 def test_the_watchdog_is_fed(logic):
     v = value(logic, "watchdog is fed on every pass")
     assert v["timeout"] == 30000
@@ -277,15 +288,16 @@ def test_the_watchdog_is_fed(logic):
 
 
 def test_tls_waits_for_time_and_uses_the_certificates(logic):
-    v = value(logic, "tls syncs time first and retries when ntp fails")
-    assert v["ntp_calls"] == 3  # two timeouts, then success
+    v = value(logic, "tls syncs time first, loads the certificates and sends the endpoint as SNI")
+    assert v["ntp_calls"] == 3  # two timeouts, then success; not again on reconnect
     assert v["online"] is True
-    assert v["port"] == 8883 and v["ssl"] is True
-    assert v["files"] == [
-        "<root>/certs/AmazonRootCA1.pem",
-        "<root>/certs/certificate.pem.crt",
-        "<root>/certs/private.pem.key",
-    ]
+    assert v["port"] == 8883
+    assert v["protocol"] is True and v["verify_required"] is True
+    assert v["loaded"] == [True, True, True]  # CA, certificate and key read from /certs
+    # AWS IoT picks the account's endpoint by SNI: every TLS connection sends the endpoint,
+    # the reconnect after the broker loss included.
+    assert v["sni"] == ["a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"] * 2
+    assert v["contexts"] >= 2  # one a connect attempt, whose TCP connect may fail first
 
 
 def test_plain_mqtt_skips_time_sync(logic):
@@ -314,6 +326,20 @@ def test_wifi_portal_stores_the_chosen_network(logic):
     assert v["status"] == ["HTTP/1.0 200 OK", "HTTP/1.0 200 OK"]
     assert v["stored"] == "home;p@ss word\n"
     assert v["joined"] is True and v["portal_closed"] is True
+
+
+def test_wifi_opens_the_portal_and_keeps_retrying_known_networks(logic):
+    v = value(logic, "wifi opens the portal when no known network answers and keeps retrying them")
+    assert v["opened_at"] <= 12000 + 40  # once the first join attempt has had its time
+    # While the portal is open the known network is tried again every 15 s, and each try
+    # really reaches the radio (ESP-IDF refuses a connect while the last one still runs).
+    assert len(v["tries"]) == 4
+    assert [b - a for a, b in zip(v["tries"], v["tries"][1:])] == [15000] * 3
+    assert v["refused"] == 0
+    assert v["page"] == ["HTTP/1.0 200 OK"]
+    assert v["joined_after"] <= 15000 + 20  # at the next retry once the network answers
+    assert v["portal_closed"] is True and v["server_closed"] is True
+    assert v["online"] is True
 
 
 def test_wifi_portal_rejects_a_missing_network(logic):

@@ -1,5 +1,8 @@
 # Fake of MicroPython's `network` (ESP32): the air holds AIR networks; a station joins one
 # when the password matches. Tests change AIR/PASSWORDS to move the device around.
+# Like ESP-IDF, a station whose connect() did not succeed keeps trying in the background and
+# refuses another connect() until disconnect() ("sta is connecting, return error", raised as
+# "Wifi Internal Error": micropython/micropython#17661).
 STA_IF = 0
 AP_IF = 1
 
@@ -16,6 +19,8 @@ class WLAN:
         self._ssid = None
         self.config_args = {}
         self.connects = []
+        self.connecting = False
+        self.refused = 0  # connect() calls refused while still connecting
 
     def active(self, value=None):
         if value is None:
@@ -29,14 +34,19 @@ class WLAN:
         return list(AIR)
 
     def connect(self, ssid, password=None):
+        if self.connecting:
+            self.refused += 1
+            raise OSError("Wifi Internal Error")
         self.connects.append(ssid)
         self._ssid = None
         for net in AIR:
             if net[0].decode() == ssid and PASSWORDS.get(ssid) == password:
                 self._ssid = ssid
+        self.connecting = self._ssid is None
 
     def disconnect(self):
         self._ssid = None
+        self.connecting = False
 
     def isconnected(self):
         if self._ssid is None:

@@ -3,9 +3,12 @@
 import json
 import os
 import socket
+import ssl
 
+import app
 import backoff
 import board
+import clock
 import effects
 import hostcheck
 import light
@@ -17,7 +20,7 @@ import render
 import shadow
 import store
 import wifimgr
-from clock import ticks_add
+from clock import ticks_add, ticks_diff
 from hostcheck import check
 from umqtt.simple import BROKER, MQTTClient
 
@@ -644,37 +647,101 @@ def _():
     return {"timeout": w.timeout, "feeds": w.feeds}
 
 
-@check("tls syncs time first and retries when ntp fails")
+FRAME_COST_MS = 8  # simulated time a 150-LED frame takes: a pessimistic ESP32 render cost
+
+
+@check("the main loop renders 40+ fps with 150 LEDs and never sleeps inside a pass")
 def _():
-    made = []
+    d, _ = make_device(cfg={"led_count": 150}, saved={"effect": "rainbow", "brightness": 255})
+    sim = [d.now]  # the fake clock: moves only when the loop sleeps or a frame renders
+    start = d.now
+    inside = [False]
+    sleeps = []
+    sleeps_in_step = [0]
+    worst_pass = [0]
+    real_step = d.step
+    real_frame = d.renderer.frame
 
-    class Ctx:
-        verify_mode = 0
+    def fake_ticks():
+        return sim[0]
 
-        def __init__(self, proto):
-            made.append(proto)
+    def fake_sleep(ms):
+        if inside[0]:
+            sleeps_in_step[0] += 1
+        sleeps.append(ms)
+        sim[0] = ticks_add(sim[0], ms)
+        if ticks_diff(sim[0], start) >= 1000:
+            d.running = False
 
-        def load_verify_locations(self, cafile=None):
-            made.append(cafile)
+    def frame(now):
+        real_frame(now)
+        sim[0] = ticks_add(sim[0], FRAME_COST_MS)
 
-        def load_cert_chain(self, cert, key):
-            made.append(cert)
-            made.append(key)
+    def step(now):
+        inside[0] = True
+        began = clock.ticks_ms()  # real time: app's ticks_ms is the fake one
+        try:
+            real_step(now)
+        finally:
+            inside[0] = False
+        worst_pass[0] = max(worst_pass[0], ticks_diff(clock.ticks_ms(), began))
 
-    class FakeSsl:
-        PROTOCOL_TLS_CLIENT = 16
-        CERT_REQUIRED = 2
-        SSLContext = Ctx
+    saved = (app.ticks_ms, app.sleep_ms, clock.sleep_ms)
+    app.ticks_ms = fake_ticks
+    app.sleep_ms = clock.sleep_ms = fake_sleep
+    d.step = step
+    d.renderer.frame = frame
+    writes = d.renderer.strip.writes
+    try:
+        d.run()
+    finally:
+        app.ticks_ms, app.sleep_ms, clock.sleep_ms = saved
+    return {
+        "frame_ms": d.frame_ms,
+        "simulated_ms": ticks_diff(sim[0], start),
+        "frames": d.renderer.strip.writes - writes,
+        "online": d.online(),
+        "sleeps_in_step": sleeps_in_step[0],
+        "longest_sleep": max(sleeps) if sleeps else None,
+        "worst_pass_real_ms": worst_pass[0],
+    }
 
-    d, root = make_device(cfg={"tls": True, "port": 8883}, ssl=FakeSsl)
+
+ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"
+CERTS = {
+    "AmazonRootCA1.pem": b"-----BEGIN CERTIFICATE-----\nroot\n",
+    "certificate.pem.crt": b"-----BEGIN CERTIFICATE-----\ndevice\n",
+    "private.pem.key": b"-----BEGIN RSA PRIVATE KEY-----\nkey\n",
+}
+
+
+@check("tls syncs time first, loads the certificates and sends the endpoint as SNI")
+def _():
+    ssl.contexts.clear()
+    d, root = make_device(cfg={"tls": True, "port": 8883, "endpoint": ENDPOINT}, ssl=ssl)
+    os.mkdir(root + "/certs")  # the files provisioning writes (DESIGN section 4)
+    for name in CERTS:
+        with open(root + "/certs/" + name, "wb") as f:
+            f.write(CERTS[name])
     ntptime.fail = 2
     run(d, d.now, 20000)
+    BROKER.down = True  # a reconnect builds its context again and sends SNI again
+    t = run(d, d.now, 1000)
+    BROKER.down = False
+    run(d, t, 40000)
+    ctx = ssl.contexts[-1] if ssl.contexts else None
     return {
         "ntp_calls": ntptime.calls,
         "online": d.online(),
-        "files": [str(m).replace(root, "<root>") for m in made[1:]],
         "port": BROKER.clients[-1].port if BROKER.clients else None,
-        "ssl": BROKER.clients[-1].ssl is not None if BROKER.clients else None,
+        "contexts": len(ssl.contexts),
+        "protocol": ctx.protocol == ssl.PROTOCOL_TLS_CLIENT if ctx else None,
+        "verify_required": ctx.verify_mode == ssl.CERT_REQUIRED if ctx else None,
+        "loaded": [ctx.cadata == CERTS["AmazonRootCA1.pem"],
+                   ctx.cert == CERTS["certificate.pem.crt"],
+                   ctx.key == CERTS["private.pem.key"]] if ctx else None,  # fmt: skip
+        "sni": [name for c in ssl.contexts for name in c.server_hostnames],
+        "connects": BROKER.connects,
     }
 
 
@@ -747,6 +814,48 @@ def _():
         "stored": stored,
         "joined": joined,
         "portal_closed": w.ap is None and socket.servers[-1].closed,
+    }
+
+
+@check("wifi opens the portal when no known network answers and keeps retrying them")
+def _():
+    d, _ = make_device(cfg={"offline_reboot_s": 0})
+    network.PASSWORDS = {"home": "changed"}  # in range, but refuses us (router rebooting)
+    w = d.wifi
+    socket.pending = []
+    socket.answered = []
+    t = d.now
+    opened_at = None
+    tries = []
+    for _ in range(3000):  # a minute
+        t = ticks_add(t, 20)
+        d.step(t)
+        if opened_at is None and w.ap is not None:
+            opened_at = t - d.booted
+        if len(w.sta.connects) + w.sta.refused > len(tries):
+            tries.append(t - d.booted)
+    socket.pending.append(b"GET / HTTP/1.1\r\n\r\n")  # the page still answers meanwhile
+    t = run(d, t, 100)
+    ap = w.ap
+    network.PASSWORDS = {"home": "secret"}  # the router is back
+    back = t
+    joined_after = None
+    for _ in range(3000):
+        t = ticks_add(t, 20)
+        d.step(t)
+        if w.isconnected():
+            joined_after = t - back
+            break
+    t = run(d, t, 1000)
+    return {
+        "opened_at": opened_at,
+        "tries": tries,
+        "refused": w.sta.refused,
+        "page": [a.decode().split("\r\n")[0] for a in socket.answered],
+        "joined_after": joined_after,
+        "portal_closed": w.ap is None and ap is not None and not ap.active(),
+        "server_closed": socket.servers[-1].closed,
+        "online": d.online(),
     }
 
 

@@ -1,5 +1,6 @@
 # Fake of micropython-lib's umqtt.simple with an in-memory broker, BROKER, that tests script:
-# queue incoming messages, make connects fail, or cut the link.
+# queue incoming messages, make connects fail, or cut the link. Like the real connect(), a
+# client given an SSLContext wraps its socket with server_hostname=server (SNI).
 
 
 class Broker:
@@ -74,6 +75,8 @@ class MQTTClient:
                 BROKER.fail_connects -= 1
             raise OSError(113)  # EHOSTUNREACH
         self.sock = _Sock()
+        if self.ssl:
+            self.sock = self.ssl.wrap_socket(self.sock, server_hostname=self.server)
         return False
 
     def disconnect(self):
