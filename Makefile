@@ -42,6 +42,7 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 
 test: setup browser lint
+	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	@echo "database: $${DATABASE_URL:-$(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),sqlite)}"
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -q $(PYTEST_ARGS)
