@@ -10,10 +10,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from localcloud.testing import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 # Short keepalive so "offline within 1.5 x keepalive + 2 s" stays a few seconds in tests.
@@ -82,17 +83,6 @@ class SimLights:
             return json.loads((self.state_dir / thing / "frame.json").read_text())["pixels"]
         except (OSError, ValueError, KeyError):
             return None
-
-
-def eventually(fn: Callable[[], Any], timeout: float = 10, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"condition not met in {timeout} s (last: {last!r})")
 
 
 class Consumer:

@@ -9,13 +9,8 @@ import time
 import pytest
 
 from devices.models import Device
-from devices.tests.stack import (
-    KEEPALIVE_S,
-    Consumer,
-    SimLights,
-    eventually,
-    point_settings_at,
-)
+from devices.tests.stack import KEEPALIVE_S, Consumer, SimLights, point_settings_at
+from localcloud.testing import eventually
 
 pytestmark = pytest.mark.integration
 
