@@ -22,6 +22,8 @@ from devices.models import Device, Room, Scene
 
 log = logging.getLogger(__name__)
 
+UNCHANGED = object()
+
 # What a scene remembers of a light: its look, not how fast it fades in.
 SCENE_KEYS = ("on", "brightness", "color", "effect", "speed")
 
@@ -136,13 +138,70 @@ def do_refresh_from_shadow(device: Device) -> Device:
     return locked
 
 
+# Schedules' EventBridge mirrors list the thing names they set (DESIGN section 4), so every change
+# to which lights a schedule reaches re-mirrors those schedules, in the same transaction.
+
+
+def do_update_device(device: Device, *, name: str | None = None,
+                     room: Room | None | object = UNCHANGED) -> Device:
+    """Rename a light and/or move it to another room of its home (or out of any room)."""
+    from schedules.actions import mirror_schedules_targeting
+
+    fields = []
+    old_room = device.room
+    if name is not None and name != device.name:
+        device.name = name
+        fields.append("name")
+    if room is not UNCHANGED and room != old_room:
+        device.room = room
+        fields.append("room")
+    if not fields:
+        return device
+    with transaction.atomic():
+        device.save(update_fields=fields)
+        if "room" in fields:
+            # Schedules of the room it left and of the room it joined now set other lights.
+            mirror_schedules_targeting(devices=[device], rooms=[r for r in [old_room] if r])
+    return device
+
+
 def do_delete_device(device: Device) -> None:
     """Remove a light from its home; its members' iot_cookie items lose the thing."""
+    from schedules.actions import mirror_schedules_targeting
+
     with transaction.atomic():
         home = device.home
+        # Marked before the delete: afterwards the schedules no longer name the light.
+        mirror_schedules_targeting(devices=[device])
         device.delete()
         iot_cookie.mark_home(home)
 
 
 def do_create_room(home: Home, name: str) -> Room:
     return Room.objects.create(home=home, name=name)
+
+
+def do_delete_room(room: Room) -> None:
+    """Remove a room; its lights stay in the home, without a room."""
+    from schedules.actions import mirror_schedules_targeting
+
+    with transaction.atomic():
+        mirror_schedules_targeting(rooms=[room])
+        room.delete()
+
+
+def do_delete_scene(scene: Scene) -> int:
+    """Delete a scene. Schedules that applied it have nothing left to do: they are switched
+    off (not deleted, so nobody's schedule vanishes) and say why. Returns how many."""
+    from schedules.actions import mirror_schedules_targeting
+    from schedules.models import Schedule
+
+    with transaction.atomic():
+        affected = list(Schedule.objects.filter(scene=scene).values_list("pk", flat=True))
+        mirror_schedules_targeting(scenes=[scene])
+        scene.delete()
+        Schedule.objects.filter(pk__in=affected).update(
+            enabled=False, next_run=None,
+            last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
+        )
+    return len(affected)

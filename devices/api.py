@@ -225,10 +225,7 @@ def set_state(
 def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dict[str, Any]:
     device = _scoped(get_device_for_user, request, code, Role.MEMBER)
     data = payload.model_dump(exclude_unset=True)
-    fields = []
-    if data.get("name") is not None:
-        device.name = data["name"]
-        fields.append("name")
+    room: Room | None | object = actions.UNCHANGED
     if "room" in data:
         room = None
         if data["room"] is not None:
@@ -236,10 +233,7 @@ def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dic
             if room is None:
                 raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
                                         "msg": "is not a room of this light's home"}])
-        device.room = room
-        fields.append("room")
-    if fields:
-        device.save(update_fields=fields)
+    actions.do_update_device(device, name=data.get("name"), room=room)
     return device_out(device)
 
 
@@ -289,7 +283,7 @@ def rename_room(request: HttpRequest, code: UUID, payload: RoomPatch) -> dict[st
 
 @router.delete("/rooms/{code}", response={204: None})
 def delete_room(request: HttpRequest, code: UUID) -> tuple[int, None]:
-    _scoped(get_room_for_user, request, code, Role.MEMBER).delete()
+    actions.do_delete_room(_scoped(get_room_for_user, request, code, Role.MEMBER))
     return Status(204, None)
 
 
@@ -340,5 +334,5 @@ def apply_scene(request: HttpRequest, code: UUID) -> dict[str, Any]:
 
 @router.delete("/scenes/{code}", response={204: None})
 def delete_scene(request: HttpRequest, code: UUID) -> tuple[int, None]:
-    _scoped(get_scene_for_user, request, code, Role.MEMBER).delete()
+    actions.do_delete_scene(_scoped(get_scene_for_user, request, code, Role.MEMBER))
     return Status(204, None)

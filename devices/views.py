@@ -283,7 +283,7 @@ def room_edit(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def room_delete(request: HttpRequest, code) -> HttpResponse:
     room, _ = get_room_for_user(request.user, code, Role.MEMBER)
-    room.delete()
+    actions.do_delete_room(room)
     messages.success(request, f"Room “{room.name}” removed; its lights stay, without a room.")
     return redirect("dashboard")
 
@@ -294,7 +294,9 @@ def device_edit(request: HttpRequest, code) -> HttpResponse:
     device, membership = get_device_for_user(request.user, code, Role.MEMBER)
     form = DeviceForm(request.POST or None, instance=device)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        device.refresh_from_db(fields=["name", "room"])  # the form wrote onto the instance
+        actions.do_update_device(device, name=form.cleaned_data["name"],
+                                 room=form.cleaned_data["room"])
         messages.success(request, f"Saved “{device.name}”.")
         return redirect("dashboard")
     return render(
@@ -349,6 +351,8 @@ def scene_apply(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def scene_delete(request: HttpRequest, code) -> HttpResponse:
     scene, _ = get_scene_for_user(request.user, code, Role.MEMBER)
-    scene.delete()
+    stopped = actions.do_delete_scene(scene)
     messages.success(request, f"Scene “{scene.name}” deleted.")
+    if stopped:
+        messages.warning(request, f"{stopped} schedule(s) that applied it are now switched off.")
     return redirect("dashboard")
