@@ -45,7 +45,10 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
 def schedule_new(request: HttpRequest) -> HttpResponse:
     membership = require_membership(request, Role.MEMBER)
     home = membership.home
-    form = ScheduleForm(request.POST or None, home=home, initial={"trigger": "weekly"})
+    # A sensible start, so the preview shows runs rather than an error before any typing.
+    start = {"trigger": "weekly", "run_time": "07:00", "weekdays": ["0", "1", "2", "3", "4"],
+             "on": "on"}
+    form = ScheduleForm(request.POST or None, home=home, initial=start)
     if request.method == "POST" and form.is_valid():
         schedule = actions.do_create_schedule(home, form.cleaned_schedule)
         messages.success(request, f"Schedule “{schedule.name}” saved.")

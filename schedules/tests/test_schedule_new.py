@@ -103,3 +103,13 @@ def test_a_viewer_cannot_create(client_for, vera, lamp):
     assert client_for(vera).get(reverse("schedule_new")).status_code == 403
     assert client_for(vera).post(reverse("schedule_new"), form(lamp)).status_code == 403
     assert not Schedule.objects.exists()
+
+
+def test_the_new_form_starts_from_weekdays_at_seven(client_for, bob, home):
+    response = client_for(bob).get(reverse("schedule_new"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="07:00"' in page
+    for day in "0123456":
+        checked = f'value="{day}" id="id_weekdays_{day}" checked' in page
+        assert checked == (day in "01234"), f"weekday {day}"
