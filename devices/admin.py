@@ -97,13 +97,28 @@ class DeviceAdmin(admin.ModelAdmin):
 
     # --- the iot_cookie mirror lists each member's things: keep it told of moves ---
     def save_model(self, request, obj, form, change):
+        from schedules.actions import mark_for_mirror, mirror_schedules_targeting
+
         with transaction.atomic():
-            before = Device.objects.filter(pk=obj.pk).values_list("home_id", flat=True).first()
+            before = (
+                Device.objects.filter(pk=obj.pk)
+                .values("home_id", "room_id", "thing_name").first()
+            )
+            if before is not None and before["home_id"] != obj.home_id:
+                # Another home's schedules must not keep reaching this light.
+                leaving = list(obj.schedules.all())
+                obj.schedules.remove(*leaving)
+                for schedule in leaving:
+                    mark_for_mirror(schedule.code)
             super().save_model(request, obj, form, change)
-            if before != obj.home_id:
+            if before is None:
+                return
+            if before["home_id"] != obj.home_id:
                 iot_cookie.mark_home(obj.home)
-                if before is not None:
-                    iot_cookie.mark_home(Home.objects.get(pk=before))
+                iot_cookie.mark_home(Home.objects.get(pk=before["home_id"]))
+            if (before["room_id"], before["thing_name"]) != (obj.room_id, obj.thing_name):
+                old_rooms = list(Room.objects.filter(pk=before["room_id"]))
+                mirror_schedules_targeting(devices=[obj], rooms=old_rooms)
 
     def delete_model(self, request, obj):
         actions.do_delete_device(obj)

@@ -107,3 +107,35 @@ def test_deleting_a_scene_switches_its_schedules_off_and_says_why(client_for, bo
                                  "reason": "its scene “Movie” was deleted"}
     assert str(movie.code) in marked()
     assert "1 schedule(s) that applied it are now switched off." in response.content.decode()
+
+
+def admin_save(device: Device) -> None:
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    admin.site._registry[Device].save_model(RequestFactory().post("/"), device, None, True)
+
+
+def test_moving_a_light_to_another_home_in_the_admin_leaves_the_old_homes_schedules(
+    home, lamp, charlies_home
+):
+    evening = schedule(home, devices=[str(lamp.code)])
+    MirrorOutbox.objects.all().delete()
+
+    lamp.home, lamp.room = charlies_home, None
+    admin_save(lamp)
+
+    assert list(Schedule.objects.get(pk=evening.pk).devices.all()) == []
+    assert Schedule.objects.get(pk=evening.pk).lambda_input()["things"] == []
+    assert str(evening.code) in marked()
+
+
+def test_moving_a_light_between_rooms_in_the_admin_re_mirrors(home, rooms, lamp):
+    hall = schedule(home, rooms=[str(rooms[0].code)])
+    study = schedule(home, rooms=[str(rooms[1].code)])
+    MirrorOutbox.objects.all().delete()
+
+    lamp.room = rooms[1]
+    admin_save(lamp)
+
+    assert marked() == {str(hall.code), str(study.code)}
