@@ -147,7 +147,10 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-        "OPTIONS": {"timeout": 20},
+        # IMMEDIATE: a transaction takes the write lock when it begins, so concurrent writers
+        # (web, consumer, worker, schedule runner) queue for up to `timeout` seconds instead of
+        # failing with "database is locked" when two read-then-write transactions collide.
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
     }
 
 
