@@ -84,6 +84,25 @@ def charlies_home(charlie):
 
 
 @pytest.fixture
+def aws(settings):
+    """moto in-process for every boto3 client the platform builds (no network at all).
+
+    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
+    The factory's cached clients are kept from test to test (building one costs ~0.1 s): moto
+    intercepts them whenever a mock is active, and each mock_aws() starts from empty backends.
+    """
+    from moto import mock_aws
+
+    from smartlight import aws as factory
+
+    settings.AWS_MODE = "aws"
+    settings.IOT_DATA_ENDPOINT_URL = ""
+    settings.AWS_ENDPOINT_OVERRIDES = {}
+    with mock_aws():
+        yield factory
+
+
+@pytest.fixture
 def client_for(client):
     """client_for(user) signs `user` in on the test client and returns it."""
 

@@ -46,29 +46,19 @@ def membership_of():
 
 
 @pytest.fixture
-def iot_table(settings):
+def iot_table(aws, settings):
     """moto in-process with an empty `iot_cookie` table; returns a DynamoDB client.
 
-    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
     Celery tasks run in-process, so a committed change reaches the table at once.
     """
-    from moto import mock_aws
-
-    from smartlight import aws
-
-    settings.AWS_MODE = "aws"
-    settings.AWS_ENDPOINT_OVERRIDES = {}
-    aws.reset_clients()
-    with mock_aws():
-        client = aws.client("dynamodb")
-        client.create_table(
-            TableName=settings.IOT_COOKIE_TABLE,
-            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
-    aws.reset_clients()
+    client = aws.client("dynamodb")
+    client.create_table(
+        TableName=settings.IOT_COOKIE_TABLE,
+        AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
 
 
 @pytest.fixture

@@ -14,24 +14,10 @@ def no_simulator_frames(monkeypatch):
 
 
 @pytest.fixture
-def aws(settings):
-    """moto in-process for every boto3 client the platform builds (no network at all).
-
-    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
-    """
-    from moto import mock_aws
-
-    from smartlight import aws as factory
-
-    settings.AWS_MODE = "aws"
-    settings.IOT_DATA_ENDPOINT_URL = ""
-    settings.AWS_ENDPOINT_OVERRIDES = {}
-    # The factory's cached clients are kept from test to test (building one costs ~0.1 s):
-    # moto intercepts a client made after moto was imported whenever a mock is active, and
-    # each mock_aws() starts from empty backends.
-    with mock_aws():
-        factory.client("sqs").create_queue(QueueName=settings.SHADOW_EVENTS_QUEUE)
-        yield factory
+def aws(aws, settings):
+    """The root `aws` fixture with the shadow-events queue the consumer reads."""
+    aws.client("sqs").create_queue(QueueName=settings.SHADOW_EVENTS_QUEUE)
+    return aws
 
 
 def register_thing(aws, thing: str) -> None:

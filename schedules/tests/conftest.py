@@ -10,25 +10,6 @@ UTC = dt.UTC
 
 
 @pytest.fixture
-def aws(settings):
-    """moto in-process for every boto3 client the platform builds (no network at all).
-
-    moto intercepts AWS's own endpoint names, so the local-mode endpoints are switched off.
-    """
-    from moto import mock_aws
-
-    from smartlight import aws as factory
-
-    settings.AWS_MODE = "aws"
-    settings.IOT_DATA_ENDPOINT_URL = ""
-    settings.AWS_ENDPOINT_OVERRIDES = {}
-    factory.reset_clients()
-    with mock_aws():
-        yield factory
-    factory.reset_clients()
-
-
-@pytest.fixture
 def room(home):
     from devices.models import Room
 
