@@ -10,15 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import shadow
-from devices.models import Device, Room, Scene
+from devices import provisioning, shadow
+from devices.models import Device, Provisioning, Room, Scene, new_thing_name
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +207,59 @@ def do_delete_scene(scene: Scene) -> int:
             last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
         )
     return len(affected)
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count: int,
+                        max_ma: int, out: Path) -> Device:
+    """Give the light `name` of `home` a thing and a fresh certificate; write its bundle.
+
+    All or nothing: on any failure the new certificate, a new thing, the bundle and the
+    database changes are taken back and ProvisioningError (or the AWS error) is raised.
+    A light that already had certificates keeps none of them active.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+        provisioning.ensure_device_policy()
+        ca_pem = provisioning.server_ca_pem()
+        with transaction.atomic():
+            device = Device.objects.filter(home=home, name=name).first()
+            created = device is None
+            if device is None:
+                device = Device(home=home, name=name, thing_name=new_thing_name())
+            provisioning.create_thing(device.thing_name, {"home": str(home.code)}, undo)
+            old = provisioning.thing_certificates(device.thing_name)
+            creds = provisioning.issue_device_certificate(device.thing_name, undo)
+            if room_name:
+                device.room, _ = Room.objects.get_or_create(home=home, name=room_name)
+            device.provisioning = Provisioning.MANUAL
+            device.certificate_id = creds.certificate_id
+            device.save()
+            undo.add(f"bundle {out}", lambda: provisioning.remove_dir(out, existed))
+            provisioning.write_bundle(
+                out, provisioning.base_config(device.thing_name, led_count, max_ma),
+                {provisioning.CERT_FILE: creds.certificate_pem,
+                 provisioning.KEY_FILE: creds.private_key,
+                 provisioning.CA_FILE: ca_pem},
+            )
+            for arn in old:
+                provisioning.deactivate_certificate(device.thing_name, arn)
+            if created:
+                iot_cookie.mark_home(home)
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return device
