@@ -8,8 +8,10 @@ and the shadow-events consumer later replaces it with the shadow's own document.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import provisioning, shadow
-from devices.models import Device, Provisioning, Room, Scene, new_thing_name
+from devices import claims, labels, provisioning, shadow
+from devices.models import Device, Provisioning, Room, Scene, Serial, new_thing_name
 
 log = logging.getLogger(__name__)
 
@@ -263,3 +265,91 @@ def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count
         raise provisioning.ProvisioningError(message) from exc
     undo.commit()
     return device
+
+
+def _new_serial(taken: set[str]) -> str:
+    while True:
+        serial = secrets.token_hex(6)
+        if serial not in taken:
+            taken.add(serial)
+            return serial
+
+
+def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_count: int,
+                  max_ma: int, portal: str,
+                  progress: Callable[[int, int], None] | None = None) -> list[labels.Label]:
+    """Make `count` unclaimed lights: serials, claim codes, AWS identity, bundles, labels.
+
+    `fleet` lights share one claim certificate (the batch's) and get their own certificate on
+    first boot; `manual` lights get their thing and certificate now. Every serial goes into
+    SERIALS_TABLE for the pre-provisioning hook. All or nothing, like do_provision_device.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    made_at = timezone.now()
+    expires = made_at + timedelta(days=expires_days)
+    batch = made_at.strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+    made: list[labels.Label] = []
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+            provisioning.ensure_serials_table()
+        provisioning.ensure_device_policy()
+        files: dict[str, str] = {provisioning.CA_FILE: provisioning.server_ca_pem()}
+        with transaction.atomic():
+            if method == Provisioning.FLEET:
+                provisioning.ensure_claim_policy()
+                claim = provisioning.issue_claim_certificate(undo)
+                files[provisioning.CLAIM_CERT_FILE] = claim.certificate_pem
+                files[provisioning.CLAIM_KEY_FILE] = claim.private_key
+            undo.add(f"folder {out}", lambda: provisioning.remove_dir(out, existed))
+            out.mkdir(parents=True, exist_ok=True)
+            taken = set(Serial.objects.values_list("serial", flat=True))
+            rows = []
+            for index in range(count):
+                serial = _new_serial(taken)
+                thing = f"sl-{serial}"
+                code = claims.new_code()
+                light_files = dict(files)
+                certificate_id = ""
+                if method == Provisioning.MANUAL:
+                    provisioning.create_thing(thing, {"serial": serial}, undo)
+                    creds = provisioning.issue_device_certificate(thing, undo)
+                    certificate_id = creds.certificate_id
+                    light_files[provisioning.CERT_FILE] = creds.certificate_pem
+                    light_files[provisioning.KEY_FILE] = creds.private_key
+                provisioning.set_serial_status(
+                    serial, "made" if method == Provisioning.FLEET else "provisioned", thing,
+                    made_at=made_at.isoformat())
+                undo.add(f"serial {serial}", lambda s=serial: provisioning.delete_serial(s))
+                ap_password = "".join(secrets.choice(claims.ALPHABET.lower()) for _ in range(12))
+                config = {**provisioning.base_config(thing, led_count, max_ma),
+                          "serial": serial, "claim_code": code, "ap_password": ap_password}
+                if method == Provisioning.FLEET:
+                    config["template"] = settings.FLEET_TEMPLATE_NAME
+                provisioning.write_bundle(out / serial, config, light_files)
+                rows.append(Serial(serial=serial, method=method, code_hash=claims.code_hash(code),
+                                   code_expires=expires, batch=batch,
+                                   certificate_id=certificate_id, made=made_at))
+                made.append(labels.Label(
+                    serial=serial, thing=thing, method=method, claim_code=code,
+                    claim_url=claims.claim_url(code, portal), ap_password=ap_password,
+                    code_expires=expires.isoformat(timespec="seconds"),
+                ))
+                if progress is not None:
+                    progress(index + 1, count)
+            Serial.objects.bulk_create(rows)
+            labels.write_csv(out / "lights.csv", made)
+            labels.write_sheet(out / "labels.pdf", made)
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return made

@@ -80,7 +80,7 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def iot(aws, settings, tmp_path):
+def iot(aws, settings, tmp_path, db):
     """moto with what the CloudFormation stack makes (thing type, device and claim policies,
     the serials and iot_cookie tables) and a server CA file; returns the IoT client."""
     import json
