@@ -7,6 +7,7 @@ and the shadow-events consumer later replaces it with the shadow's own document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Mapping
@@ -21,8 +22,17 @@ from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import claims, labels, provisioning, shadow
-from devices.models import Device, Provisioning, Room, Scene, Serial, new_thing_name
+from devices import claims, labels, provisioning, shadow, tasks
+from devices.models import (
+    Device,
+    Provisioning,
+    RetiredThing,
+    Room,
+    Scene,
+    Serial,
+    new_thing_name,
+)
+from smartlight import outbox
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +180,8 @@ def do_update_device(device: Device, *, name: str | None = None,
 
 
 def do_delete_device(device: Device) -> None:
-    """Remove a light from its home; its members' iot_cookie items lose the thing."""
-    from schedules.actions import mirror_schedules_targeting
-
-    with transaction.atomic():
-        home = device.home
-        # Marked before the delete: afterwards the schedules no longer name the light.
-        mirror_schedules_targeting(devices=[device])
-        device.delete()
-        iot_cookie.mark_home(home)
+    """Remove a light from its home (see do_remove_device)."""
+    do_remove_device(device)
 
 
 def do_create_room(home: Home, name: str) -> Room:
@@ -353,3 +356,110 @@ def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_
         raise provisioning.ProvisioningError(message) from exc
     undo.commit()
     return made
+
+
+# --- claiming and removing --------------------------------------------------------------------
+class ClaimError(Exception):
+    """A claim that cannot be made; the message is for the person claiming."""
+
+
+class InvalidClaimCode(ClaimError):
+    """Wrong, used or expired: one message for all three, so a guess learns nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("This code is not valid. Check it against the label on the light; "
+                         "a code works once, and not after it expires.")
+
+
+class ClaimPending(ClaimError):
+    def __init__(self) -> None:
+        super().__init__("This light is still being removed from its last home; "
+                         "try again in a minute.")
+
+
+def do_claim_light(home: Home, code_text: str, *, name: str = "",
+                   room: Room | None = None) -> Device:
+    """Add the light whose claim code is `code_text` to `home` (the caller checked the role).
+
+    The code is used up in the same transaction that creates the device row; the members'
+    iot_cookie items are marked stale and the light's AWS record is brought up to date after
+    the commit. Raises InvalidClaimCode (nothing changed) or ClaimPending.
+    """
+    code = claims.normalize(code_text)
+    if code is None:
+        raise InvalidClaimCode()
+    with transaction.atomic():
+        serial = (Serial.objects.select_for_update()
+                  .filter(code_hash=claims.code_hash(code)).first())
+        if (serial is None or serial.device_id is not None
+                or serial.code_expires <= timezone.now()
+                or Device.objects.filter(thing_name=serial.thing_name).exists()):
+            raise InvalidClaimCode()
+        if RetiredThing.objects.filter(thing_name=serial.thing_name).exists():
+            raise ClaimPending()
+        device = Device.objects.create(
+            home=home, room=room, name=name or "New light", thing_name=serial.thing_name,
+            provisioning=serial.method, certificate_id=serial.certificate_id,
+        )
+        serial.device = device
+        serial.claimed = timezone.now()
+        serial.save(update_fields=["device", "claimed"])
+        iot_cookie.mark_home(home)
+        transaction.on_commit(lambda: _after_claim(device))
+    return device
+
+
+def _after_claim(device: Device) -> None:
+    """Best effort, after the commit: the thing learns its home, the row its certificate and
+    (if the light is already online) its current shadow. The light works without any of it."""
+    try:
+        principals = provisioning.thing_certificates(device.thing_name)
+        if principals:
+            provisioning.create_thing(device.thing_name, {"home": str(device.home.code)},
+                                      provisioning.Undo())
+            if not device.certificate_id:
+                device.certificate_id = provisioning.certificate_id_of(principals[0])
+                device.save(update_fields=["certificate_id"])
+    except provisioning.AWS_ERRORS as exc:
+        log.warning("claim of %s: AWS record not updated: %s", device.thing_name, exc)
+    # Not online yet: the shadow-events consumer records it when it connects.
+    with contextlib.suppress(shadow.ShadowError):
+        do_refresh_from_shadow(device)
+
+
+def do_remove_device(device: Device) -> None:
+    """Remove a light: the row goes now; its certificate, shadow and thing go after the commit.
+
+    The AWS side is recorded in the RetiredThing outbox in the same transaction and pushed
+    once it commits (retried until it succeeds). A light the platform made gets its serial
+    back, so after a factory reset it can provision itself and be claimed again.
+    """
+    from schedules.actions import mirror_schedules_targeting
+
+    with transaction.atomic():
+        home = device.home
+        # Marked before the delete: afterwards the schedules no longer name the light.
+        mirror_schedules_targeting(devices=[device])
+        serial = Serial.objects.filter(device=device).first()
+        if serial is not None:
+            # Re-armed: the label's code works again for whoever claims the light next.
+            serial.device = None
+            serial.claimed = None
+            serial.code_expires = max(serial.code_expires, timezone.now()
+                                      + timedelta(days=settings.CLAIM_CODE_TTL_DAYS))
+            serial.save(update_fields=["device", "claimed", "code_expires"])
+        retire_things([device.thing_name], serial=serial.serial if serial else "")
+        device.delete()
+        iot_cookie.mark_home(home)
+
+
+def retire_things(thing_names: list[str], serial: str = "") -> None:
+    """Record (inside the caller's transaction) that these things' AWS side must go."""
+    for thing in thing_names:
+        RetiredThing.objects.update_or_create(thing_name=thing, defaults={"serial": serial})
+    outbox.mark(RetiredThing, list(thing_names), "thing_name", tasks.enqueue_retire)
+
+
+def do_revoke_certificate(device: Device) -> list[str]:
+    """Operators: revoke the light's certificates at once (it is refused at CONNECT)."""
+    return provisioning.revoke_certificates(device.thing_name)

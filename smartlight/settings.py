@@ -284,6 +284,9 @@ CLAIM_CODE_TTL_DAYS = env_int("CLAIM_CODE_TTL_DAYS", 730)
 # Claim-code guesses allowed per person and per address in a window (the shared cache counts).
 CLAIM_GUESSES_PER_WINDOW = env_int("CLAIM_GUESSES_PER_WINDOW", 10)
 CLAIM_GUESS_WINDOW_S = env_int("CLAIM_GUESS_WINDOW_S", 900)
+# Proxies in front of the web servers that append to X-Forwarded-For (1 behind Elastic
+# Beanstalk's load balancer); 0 trusts only the socket's address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
 
 # One cache shared by every web worker (rate limits count across them): Redis when
 # CACHE_URL points at one, else a database table (`manage.py createcachetable`).
@@ -322,6 +325,7 @@ CELERY_TASK_SERIALIZER = "json"
 # Periodic safety nets (celery beat): mirrors whose on-commit push failed are retried here.
 CELERY_BEAT_SCHEDULE: dict = {
     "flush-iot-cookie": {"task": "accounts.tasks.flush_iot_cookie_outbox", "schedule": 300.0},
+    "devices-retire-things": {"task": "devices.tasks.flush_retired_things", "schedule": 300.0},
     "schedules-flush-outbox": {"task": "schedules.tasks.flush_schedule_outbox", "schedule": 300.0},
     # Ahead of a daylight-saving change, and after sun or one-off runs, rules are re-pointed.
     "schedules-repoint": {"task": "schedules.tasks.repoint_schedule_mirrors", "schedule": 60.0},
