@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import uuid
@@ -24,8 +25,10 @@ from typing import Any, Protocol
 
 from localcloud import mqtt
 from localcloud.broker import Broker
+from localcloud.ca import LocalCA, server_names
 from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
+from localcloud.iot import CertificateAuthenticator, use_local_ca
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
 
 log = logging.getLogger("localcloud")
@@ -59,6 +62,10 @@ class Config:
     things: str | None = None
     moto: bool = True
     queue_name: str = SHADOW_EVENTS_QUEUE
+    # MQTT over TLS with client certificates (needs moto, for the registry, and our broker).
+    mqtts_port: int | None = 18883
+    # Where the local CA lives; default: <state_dir>/ca, or a temporary directory.
+    ca_dir: Path | None = None
 
 
 @dataclass
@@ -67,6 +74,8 @@ class Endpoints:
     http_url: str
     moto_url: str | None
     external_broker: bool = False
+    mqtts_url: str | None = None
+    ca_path: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -399,6 +408,18 @@ class LocalCloud:
         self.forwarder: SqsForwarder | None = None
         self.state: StateFile | None = None
         self.endpoints: Endpoints | None = None
+        self.ca: LocalCA | None = None
+        self.authenticator: CertificateAuthenticator | None = None
+        self._temporary_ca_dir: str | None = None
+
+    def _ca_dir(self) -> Path:
+        config = self.config
+        if config.ca_dir is not None:
+            return Path(config.ca_dir)
+        if config.state_dir is not None:
+            return Path(config.state_dir) / "ca"
+        self._temporary_ca_dir = tempfile.mkdtemp(prefix="localcloud-ca-")
+        return Path(self._temporary_ca_dir)
 
     async def start(self) -> Endpoints:
         config = self.config
@@ -407,20 +428,34 @@ class LocalCloud:
             self.state.load()
             self.store.on_change = self.state.changed
 
+        tls = config.moto and not config.mqtt_url and config.mqtts_port is not None
+        if tls:
+            self.ca = await asyncio.to_thread(LocalCA, self._ca_dir())
+            use_local_ca(self.ca)
+            self.authenticator = CertificateAuthenticator(self.ca)
+
         moto_url = None
         if config.moto:
             moto_url = await asyncio.to_thread(self._start_moto)
             await asyncio.to_thread(provision_resources, moto_url)
             self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
 
+        mqtts_url = None
         if config.mqtt_url:
             self.bus = ClientBus(config.mqtt_url, config)
             mqtt_url = f"mqtt://{self.bus.host}:{self.bus.port}"
         else:
-            self.broker = Broker(config.service_username, config.service_password)
+            self.broker = Broker(config.service_username, config.service_password,
+                                 self.authenticator)
             host, port = await self.broker.start(config.host, config.mqtt_port)
             self.bus = BrokerBus(self.broker)
             mqtt_url = f"mqtt://{host}:{port}"
+            if self.ca is not None and config.mqtts_port is not None:
+                context = await asyncio.to_thread(
+                    self.ca.server_context, server_names(config.host))
+                tls_host, tls_port = await self.broker.start_tls(
+                    config.host, config.mqtts_port, context)
+                mqtts_url = f"mqtts://{tls_host}:{tls_port}"
         service = ShadowService(self.bus, self.store, config.things)
         Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
         await self.bus.start()
@@ -432,6 +467,8 @@ class LocalCloud:
             http_url=f"http://{host}:{port}",
             moto_url=moto_url,
             external_broker=bool(config.mqtt_url),
+            mqtts_url=mqtts_url,
+            ca_path=self.ca.cert_path if self.ca is not None and mqtts_url else None,
         )
         return self.endpoints
 
@@ -459,3 +496,5 @@ class LocalCloud:
             await asyncio.to_thread(self.forwarder.stop)
         if self.moto is not None:
             await asyncio.to_thread(self.moto.stop)
+        if self._temporary_ca_dir is not None:
+            shutil.rmtree(self._temporary_ca_dir, ignore_errors=True)
