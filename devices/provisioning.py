@@ -17,7 +17,6 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,49 +50,20 @@ def _code(exc: Exception) -> str:
 
 
 # --- policies ---------------------------------------------------------------------------------
-@cache
-def _account_id() -> str:
-    return aws.client("sts").get_caller_identity()["Account"]
-
-
-def _arn(kind: str, rest: str) -> str:
-    return f"arn:aws:iot:{settings.AWS_REGION}:{_account_id()}:{kind}/{rest}"
+# The policy documents live once, in deploy/ (the CloudFormation stack and localcloud read the
+# same files); `${TemplateName}` in the claim policy is the fleet template's name.
+DEPLOY_DIR = Path(settings.BASE_DIR) / "deploy"
 
 
 def device_policy_document() -> dict[str, Any]:
-    """The one device policy: the same statements as the CloudFormation stack's DevicePolicy."""
-    thing = "${iot:Connection.Thing.ThingName}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": _arn("client", thing)},
-            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
-             "Resource": [_arn("topic", f"$aws/things/{thing}/shadow/*"),
-                          _arn("topic", f"smartlight/{thing}/*")]},
-            {"Effect": "Allow", "Action": "iot:Subscribe",
-             "Resource": [_arn("topicfilter", f"$aws/things/{thing}/shadow/*"),
-                          _arn("topicfilter", f"smartlight/{thing}/*")]},
-        ],
-    }
+    """The one device policy: connect as the certificate's own thing, use its own topics."""
+    return json.loads((DEPLOY_DIR / "device-policy.json").read_text())
 
 
 def claim_policy_document(template: str | None = None) -> dict[str, Any]:
     """The fleet claim certificate's policy: AWS's two provisioning APIs and nothing else."""
-    template = template or settings.FLEET_TEMPLATE_NAME
-    create = "$aws/certificates/create/json"
-    provision = f"$aws/provisioning-templates/{template}/provision/json"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            # Any client id: a factory-state light has no thing name yet.
-            {"Effect": "Allow", "Action": "iot:Connect", "Resource": _arn("client", "*")},
-            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
-             "Resource": [_arn("topic", f"{create}*"), _arn("topic", f"{provision}*")]},
-            {"Effect": "Allow", "Action": "iot:Subscribe",
-             "Resource": [_arn("topicfilter", f"{create}*"),
-                          _arn("topicfilter", f"{provision}*")]},
-        ],
-    }
+    text = (DEPLOY_DIR / "claim-policy.json").read_text()
+    return json.loads(text.replace("${TemplateName}", template or settings.FLEET_TEMPLATE_NAME))
 
 
 def _ensure_policy(name: str, document: dict[str, Any]) -> None:

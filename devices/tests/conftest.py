@@ -75,7 +75,6 @@ def cloud():
 
 
 # --- provisioning ------------------------------------------------------------------------------
-ACCOUNT = "123456789012"  # moto's account
 REGION = "us-east-1"
 
 
@@ -127,21 +126,22 @@ def cookie_things(user) -> list[str] | None:
 
 
 # The device policy as AWS documents IoT Core policy variables: a certificate may connect only
-# as the thing it is attached to, and use only that thing's topics.
+# as the thing it is attached to, and use only that thing's topics (any region and account:
+# the one document serves every environment).
 EXPECTED_DEVICE_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Action": "iot:Connect",
-         "Resource": f"arn:aws:iot:{REGION}:{ACCOUNT}:client/${{iot:Connection.Thing.ThingName}}"},
+         "Resource": "arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}"},
         {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
          "Resource": [
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topic/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*",
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topic/smartlight/${{iot:Connection.Thing.ThingName}}/*",
+             "arn:aws:iot:*:*:topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
+             "arn:aws:iot:*:*:topic/smartlight/${iot:Connection.Thing.ThingName}/*",
          ]},
         {"Effect": "Allow", "Action": "iot:Subscribe",
          "Resource": [
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topicfilter/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*",
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topicfilter/smartlight/${{iot:Connection.Thing.ThingName}}/*",
+             "arn:aws:iot:*:*:topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*",
+             "arn:aws:iot:*:*:topicfilter/smartlight/${iot:Connection.Thing.ThingName}/*",
          ]},
     ],
 }
@@ -150,16 +150,16 @@ EXPECTED_CLAIM_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Action": "iot:Connect",
-         "Resource": f"arn:aws:iot:{REGION}:{ACCOUNT}:client/*"},
+         "Resource": "arn:aws:iot:*:*:client/*"},
         {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
          "Resource": [
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topic/$aws/certificates/create/json*",
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topic/$aws/provisioning-templates/smartlight-fleet/provision/json*",
+             "arn:aws:iot:*:*:topic/$aws/certificates/create/json*",
+             "arn:aws:iot:*:*:topic/$aws/provisioning-templates/smartlight-fleet/provision/json*",
          ]},
         {"Effect": "Allow", "Action": "iot:Subscribe",
          "Resource": [
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topicfilter/$aws/certificates/create/json*",
-             f"arn:aws:iot:{REGION}:{ACCOUNT}:topicfilter/$aws/provisioning-templates/smartlight-fleet/provision/json*",
+             "arn:aws:iot:*:*:topicfilter/$aws/certificates/create/json*",
+             "arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/smartlight-fleet/provision/json*",
          ]},
     ],
 }
