@@ -171,9 +171,11 @@ class Principal(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """A refused CONNECT: the CONNACK return code, and why (logged)."""
+    """A refused CONNECT: the CONNACK return code (None: the connection is closed without a
+    CONNACK, as IoT Core drops a just-in-time registered device's first connection), and why
+    (logged)."""
 
-    code: int
+    code: int | None
     reason: str
 
 
@@ -344,7 +346,8 @@ class Connection(asyncio.Protocol):
         if isinstance(identity, Refusal):
             log.warning("refused CONNECT from %r (%s): %s", client_id, self.peer,
                         identity.reason)
-            self.write(mqtt.connack(False, identity.code))
+            if identity.code is not None:
+                self.write(mqtt.connack(False, identity.code))
             self.close("not authorized", publish_will=False)
             return
         if request.will_topic is not None:
@@ -399,7 +402,12 @@ class Connection(asyncio.Protocol):
                         self.client_id, len(payload), topic)
             self.close("payload too large")
             return
-        self.broker.publish(topic, payload, qos, retain)
+        broker = self.broker
+        broker.origin = self
+        try:
+            broker.publish(topic, payload, qos, retain)
+        finally:
+            broker.origin = None
         if qos == 1 and not self.closed:
             self.write(mqtt.puback(packet_id))
 
@@ -447,6 +455,9 @@ class Broker:
         # tree walk; subscriptions change far less often than messages flow.
         self._routes: dict[str, tuple[list[tuple[Session, int]], list[Listener]]] = {}
         self.auto_ids = itertools.count(1)
+        # The connection whose PUBLISH is being routed, for in-process listeners that answer
+        # only the requester (IoT Core's fleet provisioning answers on the same connection).
+        self.origin: Connection | None = None
         # Set by start(): connections read the loop's clock.
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._server: asyncio.AbstractServer | None = None
@@ -648,6 +659,24 @@ class Broker:
                 listener(topic, payload)
             except Exception:
                 log.exception("listener for %r failed", topic)
+
+    def send_to(self, connection: Connection, topic: str, payload: bytes) -> bool:
+        """Deliver `topic` to this one connection, if it is still open and subscribed to a
+        matching filter (and may receive it). QoS is the highest granted."""
+        session = connection.session
+        if connection.closed or session is None or session.connection is not connection:
+            return False
+        granted = max((qos for topic_filter, qos in session.subscriptions.items()
+                       if mqtt.topic_matches(topic_filter, topic)), default=None)
+        if granted is None:
+            return False
+        if session.receive is not None and not session.receive(topic):
+            return False
+        if granted:
+            session.send_qos1(topic, payload)
+        else:
+            connection.write(mqtt.publish(topic, payload))
+        return True
 
     def connected_clients(self) -> Iterable[str]:
         return [s.client_id for s in self.sessions.values() if s.connection is not None]

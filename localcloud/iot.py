@@ -114,6 +114,8 @@ class CertificatePrincipal:
     certificate_id: str
     thing: str | None
     policies: PolicySet
+    backend: Any = None
+    client_id: str = ""
     service: bool = False
     strict: bool = True
     checks_receive: bool = True
@@ -230,7 +232,7 @@ class CertificateAuthenticator:
                            f"the policies of certificate {registered.certificate_id} do not "
                            f"allow iot:Connect as {client_id!r}")
         return CertificatePrincipal(registered.certificate_id, policies.context.thing_name,
-                                    policies)
+                                    policies, backend, client_id)
 
 
 def der_to_pem(der: bytes) -> str:
