@@ -79,6 +79,11 @@ class DeviceAdmin(admin.ModelAdmin):
     actions = ["identify", "reboot", "repush_desired", "refresh_from_shadow",
                "revoke_certificate"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A light provisioned outside the platform (JITP, JITR) is added by its thing name.
+        fields = super().get_readonly_fields(request, obj)
+        return [f for f in fields if f != "thing_name"] if obj is None else fields
+
     @admin.display(description="certificate", ordering="certificate_id")
     def certificate(self, device: Device) -> str:
         return device.certificate_id[:10] + "…" if device.certificate_id else "-"

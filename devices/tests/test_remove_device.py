@@ -177,9 +177,10 @@ def test_adding_or_moving_a_light_in_the_admin_updates_iot_cookie(
         django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/admin/devices/device/add/", {
-            "name": "Hall lamp", "home": home.pk, "room": ""})
+            "name": "Hall lamp", "home": home.pk, "room": "", "thing_name": "sl-00000000a1f0"})
     assert response.status_code == 302, response.content.decode()[:2000]
     device = Device.objects.get(name="Hall lamp")
+    assert device.thing_name == "sl-00000000a1f0"  # a JITP light, added by its thing name
     assert cookie_things(alice) == [device.thing_name]
 
     with django_capture_on_commit_callbacks(execute=True):
