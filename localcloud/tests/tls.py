@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,9 @@ def pem(cert: x509.Certificate) -> str:
 class MakerCA:
     """A device maker's own CA, signing device certificates (JITP, JITR)."""
 
-    def __init__(self, name: str = "Maker CA") -> None:
+    def __init__(self, name: str | None = None) -> None:
+        # Unique names: a TLS stack looks trusted CAs up by subject name.
+        name = name or f"Maker CA {uuid.uuid4().hex[:8]}"
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
