@@ -218,6 +218,16 @@ class CertificateAuthenticator:
         backend, registered = found
         return self.authorize(backend, registered, client_id)
 
+    def revoked(self, principal: Any) -> str | None:
+        if not isinstance(principal, CertificatePrincipal) or principal.backend is None:
+            return None
+        registered = principal.backend.certificates.get(principal.certificate_id)
+        if registered is None:
+            return f"certificate {principal.certificate_id} was deleted"
+        if registered.status != "ACTIVE":
+            return f"certificate {principal.certificate_id} is {registered.status}"
+        return None
+
     def authorize(self, backend: Any, registered: Any, client_id: str) -> Principal | Refusal:
         if registered.status != "ACTIVE":
             return Refusal(mqtt.REFUSED_NOT_AUTHORIZED,
