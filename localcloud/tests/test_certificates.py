@@ -111,6 +111,22 @@ def test_a_certificate_made_active_again_connects_again(cloud, tmp_path,
     assert connect(thing, bundle).code == mqtt.ACCEPTED
 
 
+@pytest.mark.parametrize("status", ["INACTIVE", "REVOKED"])
+def test_a_connected_device_whose_certificate_is_deactivated_is_disconnected(
+        cloud, tmp_path, connect, thing, local_mqtt, status):
+    bundle = provision(cloud, tmp_path, thing)
+    watcher = local_mqtt()
+    watcher.subscribe(f"smartlight/{thing}/lwt")
+    device = connect(thing, bundle, will=(f"smartlight/{thing}/lwt", b"offline"))
+    assert device.code == mqtt.ACCEPTED
+
+    cloud.client("iot").update_certificate(certificateId=bundle.certificate_id,
+                                           newStatus=status)
+
+    assert device.closed_by_server(timeout=5)
+    assert watcher.expect_raw(f"smartlight/{thing}/lwt") == b"offline"
+
+
 def test_connecting_as_another_things_name_is_refused(cloud, tmp_path, connect, thing):
     bundle = provision(cloud, tmp_path, thing)
     other = new_thing()
