@@ -61,7 +61,9 @@ def too_many_guesses(user_id: int | None, address: str) -> bool:
 def count_wrong_guess(user_id: int | None, address: str) -> None:
     window = settings.CLAIM_GUESS_WINDOW_S
     for key in _keys(user_id, address):
-        # add() starts the window; incr() is atomic in every shared backend (DB, Redis).
+        # add() starts the window. Redis increments atomically; the database cache reads then
+        # writes, so guesses racing each other may be counted once: a brake on guessing that
+        # may let a handful more through, never one that locks out a person who typed right.
         cache.add(key, 0, timeout=window)
         try:
             cache.incr(key)
