@@ -10,6 +10,15 @@ from accounts.actions import COGNITO_PROVIDER, ensure_own_home, sync_iot_user_id
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
+        # allauth counts failed sign-ins per this key ("/key" in ACCOUNT_RATE_LIMITS). Keyed by
+        # the account alone, anyone could lock a person out by failing on purpose; keyed by
+        # (account, address), a guesser only locks out their own address.
+        from accounts.api_auth import client_address
+
+        account = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{account}|{client_address(request)}"
+
     def login(self, request: HttpRequest, user) -> None:
         # Every sign-in goes through here: local sign-in, local sign-up, Cognito sign-in and
         # Cognito sign-up. Called explicitly (no signal), as the business rules are ours.
