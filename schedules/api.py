@@ -24,6 +24,7 @@ from accounts.models import Home, Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
 from schedules.models import MirrorOutbox, Schedule
+from smartlight.text import Name, PlainText
 
 router = Router(tags=["schedules"])
 
@@ -33,13 +34,13 @@ TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=100)
+    name: Name
     home: UUID | None = Field(None, description="default: the current home")
     trigger: TriggerKind
     run_date: dt.date | None = Field(None, description="once: local date")
     run_time: dt.time | None = Field(None, description="once, weekly: local time")
     weekdays: list[int] = Field(default_factory=list, description="weekly: 0 = Monday")
-    cron: str = Field("", description="cron: 5 fields, local time")
+    cron: PlainText = Field("", max_length=100, description="cron: 5 fields, local time")
     offset_minutes: int = Field(0, description="sunrise/sunset: minutes, negative = before")
     devices: list[UUID] = Field(default_factory=list)
     rooms: list[UUID] = Field(default_factory=list)
@@ -51,12 +52,12 @@ class ScheduleIn(Schema):
 class SchedulePatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100)
+    name: Name | None = None
     trigger: TriggerKind | None = None
     run_date: dt.date | None = None
     run_time: dt.time | None = None
     weekdays: list[int] | None = None
-    cron: str | None = None
+    cron: PlainText | None = Field(None, max_length=100)
     offset_minutes: int | None = None
     devices: list[UUID] | None = None
     rooms: list[UUID] | None = None
