@@ -19,6 +19,13 @@ class AccountAdapter(DefaultAccountAdapter):
         account = super()._get_login_attempts_cache_key(request, **credentials)
         return f"{account}|{client_address(request)}"
 
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        # An invitee who confirmed their address from the invitation page goes back to it.
+        from accounts.access import CONFIRMED_ADDRESS_NEXT
+
+        next_url = self.request.session.pop(CONFIRMED_ADDRESS_NEXT, None)
+        return next_url or super().get_email_verification_redirect_url(email_address)
+
     def login(self, request: HttpRequest, user) -> None:
         # Every sign-in goes through here: local sign-in, local sign-up, Cognito sign-in and
         # Cognito sign-up. Called explicitly (no signal), as the business rules are ours.

@@ -8,7 +8,7 @@ whether pydantic or schedules/actions.py found it; nothing is changed then.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict
 
 from accounts.access import get_home_for_api
 from accounts.models import Home, Role
@@ -31,6 +31,15 @@ router = Router(tags=["schedules"])
 TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
 
 
+def _local_time(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("is a local time in the home's time zone: give it without an offset")
+    return value
+
+
+LocalTime = Annotated[dt.time, AfterValidator(_local_time)]
+
+
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,7 +47,7 @@ class ScheduleIn(Schema):
     home: UUID | None = Field(None, description="default: the current home")
     trigger: TriggerKind
     run_date: dt.date | None = Field(None, description="once: local date")
-    run_time: dt.time | None = Field(None, description="once, weekly: local time")
+    run_time: LocalTime | None = Field(None, description="once, weekly: local time")
     weekdays: list[int] = Field(default_factory=list, description="weekly: 0 = Monday")
     cron: PlainText = Field("", max_length=100, description="cron: 5 fields, local time")
     offset_minutes: int = Field(0, description="sunrise/sunset: minutes, negative = before")
@@ -55,7 +64,7 @@ class SchedulePatch(Schema):
     name: Name | None = None
     trigger: TriggerKind | None = None
     run_date: dt.date | None = None
-    run_time: dt.time | None = None
+    run_time: LocalTime | None = None
     weekdays: list[int] | None = None
     cron: PlainText | None = Field(None, max_length=100)
     offset_minutes: int | None = None
