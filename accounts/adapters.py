@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts.actions import COGNITO_PROVIDER, ensure_own_home, sync_iot_user_id
 
@@ -35,6 +35,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request: HttpRequest, provider, client_id=None):
+        # Without COGNITO_* settings there is no Cognito app: its sign-in URLs do not exist.
+        from allauth.socialaccount.models import SocialApp
+
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise Http404(f"Sign-in with {provider} is not configured here.") from exc
+
     def populate_user(self, request: HttpRequest, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         if sociallogin.account.provider == COGNITO_PROVIDER:
