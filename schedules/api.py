@@ -17,7 +17,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, WithJsonSchema
 
 from accounts.access import get_home_for_api
 from accounts.models import Home, Role
@@ -37,7 +37,14 @@ def _local_time(value: dt.time) -> dt.time:
     return value
 
 
-LocalTime = Annotated[dt.time, AfterValidator(_local_time)]
+# A wall-clock time without offset: JSON Schema's "time" format would demand one.
+_LOCAL_TIME_SCHEMA = {
+    "type": "string",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "description": "local time in the home's time zone, HH:MM[:SS], no offset",
+    "examples": ["07:30"],
+}
+LocalTime = Annotated[dt.time, AfterValidator(_local_time), WithJsonSchema(_LOCAL_TIME_SCHEMA)]
 
 
 class ScheduleIn(Schema):
@@ -59,20 +66,23 @@ class ScheduleIn(Schema):
 
 
 class SchedulePatch(Schema):
+    """Only the keys given change. Null is a value only where it means "none": `run_date`,
+    `run_time` and `scene`; the other keys are left out rather than sent as null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    trigger: TriggerKind | None = None
+    name: Name = None  # type: ignore[assignment]
+    trigger: TriggerKind = None  # type: ignore[assignment]
     run_date: dt.date | None = None
     run_time: LocalTime | None = None
-    weekdays: list[int] | None = None
-    cron: PlainText | None = Field(None, max_length=100)
-    offset_minutes: int | None = None
-    devices: list[UUID] | None = None
-    rooms: list[UUID] | None = None
+    weekdays: list[int] = None  # type: ignore[assignment]
+    cron: PlainText = Field(None, max_length=100)
+    offset_minutes: int = None  # type: ignore[assignment]
+    devices: list[UUID] = None  # type: ignore[assignment]
+    rooms: list[UUID] = None  # type: ignore[assignment]
     scene: UUID | None = None
-    desired: dict[str, Any] | None = None
-    enabled: bool | None = None
+    desired: dict[str, Any] = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
 
 
 class PreviewOut(Schema):
@@ -88,7 +98,7 @@ class ScheduleOut(Schema):
     description: str
     trigger: str
     run_date: dt.date | None
-    run_time: dt.time | None
+    run_time: LocalTime | None
     weekdays: list[int]
     cron: str
     offset_minutes: int

@@ -46,6 +46,7 @@ def _json(description: str, schema: dict) -> dict:
 
 # Answers any operation may give, whatever its own responses.
 COMMON_RESPONSES = {
+    "400": _json("The request body is not JSON", _ERROR),
     "401": _json("Neither a valid API token nor a signed-in session", _ERROR),
     "403": _json("Below the needed role in that home, or a session request without CSRF",
                  _ERROR),
