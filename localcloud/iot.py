@@ -82,7 +82,17 @@ def use_local_ca(ca: LocalCA) -> None:
                 certificate.registration_config = {}
         return result
 
+    def list_ca_certificates(self: Any) -> Any:
+        # Not implemented by moto; a command that registers a CA once needs it.
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"certificates": [
+            {"certificateArn": c.arn, "certificateId": c.certificate_id, "status": c.status,
+             "creationDate": c.creation_date}
+            for c in _snapshot(self.iot_backend.ca_certificates.values)]})
+
     responses.IoTResponse.register_ca_certificate = register_ca_certificate  # type: ignore[method-assign]
+    responses.IoTResponse.list_ca_certificates = list_ca_certificates  # type: ignore[attr-defined]
     responses.IoTResponse.update_ca_certificate = update_ca_certificate  # type: ignore[method-assign]
 
 
