@@ -28,7 +28,7 @@ from localcloud.broker import Broker
 from localcloud.ca import LocalCA, server_names
 from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
-from localcloud.iot import CertificateAuthenticator, use_local_ca
+from localcloud.iot import CertificateAuthenticator, answer_endpoint, use_local_ca
 from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
 from localcloud.registry_state import RegistryFile
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
@@ -519,6 +519,7 @@ class LocalCloud:
                 tls_host, tls_port = await self.broker.start_tls(
                     config.host, config.mqtts_port, context)
                 mqtts_url = f"mqtts://{tls_host}:{tls_port}"
+                answer_endpoint("localhost" if tls_host in ("0.0.0.0", "::") else tls_host)  # noqa: S104
         service = ShadowService(self.bus, self.store, config.things)
         Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
         await self.bus.start()

@@ -96,6 +96,22 @@ def use_local_ca(ca: LocalCA) -> None:
     responses.IoTResponse.update_ca_certificate = update_ca_certificate  # type: ignore[method-assign]
 
 
+def answer_endpoint(address: str) -> None:
+    """DescribeEndpoint for the data endpoints (`iot:Data-ATS`, `iot:Data`) names the TLS
+    listener's host, so a bundle written from it reaches localcloud (the port is the
+    listener's, not 8883)."""
+    from moto.iot.models import FakeEndpoint, IoTBackend
+
+    def describe_endpoint(self: Any, endpoint_type: str) -> Any:
+        endpoint = FakeEndpoint(endpoint_type, self.region_name)
+        if endpoint_type in ("iot:Data", "iot:Data-ATS"):
+            endpoint.endpoint = address
+        self.endpoint = endpoint
+        return endpoint
+
+    IoTBackend.describe_endpoint = describe_endpoint  # type: ignore[method-assign]
+
+
 def certificate_id(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 

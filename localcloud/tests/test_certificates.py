@@ -79,6 +79,12 @@ def test_the_certificates_the_platform_makes_are_signed_by_the_local_ca(cloud, t
     assert digest.finalize().hex() == bundle.certificate_id
 
 
+def test_the_data_endpoint_is_the_tls_listeners_host(cloud):
+    described = cloud.client("iot").describe_endpoint(endpointType="iot:Data-ATS")
+
+    assert described["endpointAddress"] == cloud.mqtts_host
+
+
 def test_an_unregistered_certificate_from_a_trusted_ca_is_refused_at_connect(cloud, tmp_path,
                                                           connect, thing):
     ca = LocalCA(cloud.ca_dir)
