@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.iot import _snapshot, backends
+from localcloud.iot import backends, copied
 
 log = logging.getLogger("localcloud.iot")
 
@@ -30,32 +30,32 @@ def snapshot() -> list[dict[str, Any]]:
             "region": backend.region_name,
             "thing_types": [
                 {"name": t.thing_type_name, "properties": t.thing_type_properties}
-                for t in _snapshot(backend.thing_types.values)
+                for t in copied(backend.thing_types.values)
             ],
             "things": [
                 {"name": t.thing_name, "attributes": dict(t.attributes),
                  "type": t.thing_type.thing_type_name if t.thing_type else None}
-                for t in _snapshot(backend.things.values)
+                for t in copied(backend.things.values)
             ],
             "policies": [
                 {"name": p.name, "document": p.document if isinstance(p.document, str)
                  else json.dumps(p.document)}
-                for p in _snapshot(backend.policies.values)
+                for p in copied(backend.policies.values)
             ],
             "ca_certificates": [
                 {"pem": c.certificate_pem, "status": c.status,
                  "registration_config": c.registration_config or {},
                  "auto_registration": bool(getattr(c, "auto_registration", False))}
-                for c in _snapshot(backend.ca_certificates.values)
+                for c in copied(backend.ca_certificates.values)
             ],
             "certificates": [
                 {"pem": c.certificate_pem, "status": c.status, "ca": c.ca_certificate_id}
-                for c in _snapshot(backend.certificates.values)
+                for c in copied(backend.certificates.values)
             ],
             "principal_policies": [[arn, name] for (arn, name), _ in
-                                   _snapshot(backend.principal_policies.items)],
+                                   copied(backend.principal_policies.items)],
             "principal_things": [[arn, name] for (arn, name), _ in
-                                 _snapshot(backend.principal_things.items)],
+                                 copied(backend.principal_things.items)],
         })
     return state
 
