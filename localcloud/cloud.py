@@ -303,6 +303,14 @@ def provision_resources(endpoint: str, config: Config | None = None) -> None:
             iot.create_policy(policyName=name, policyDocument=document)
 
 
+def moto_client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def load_fleet_template(config: Config) -> dict[str, Any] | None:
     """deploy/fleet-template.json with its one placeholder, the device policy's name."""
     if config.fleet_template is None or not config.fleet_template.exists():
@@ -491,7 +499,8 @@ class LocalCloud:
             use_local_ca(self.ca)
             self.authenticator = CertificateAuthenticator(self.ca)
         if config.moto and config.state_dir is not None:
-            self.registry = RegistryFile(Path(config.state_dir))
+            self.registry = RegistryFile(Path(config.state_dir),
+                                         [config.serials_table, IOT_COOKIE_TABLE])
             await asyncio.to_thread(self.registry.load)
             self._registry_saver = asyncio.create_task(self._save_registry())
 
@@ -499,6 +508,9 @@ class LocalCloud:
         if config.moto:
             moto_url = await asyncio.to_thread(self._start_moto)
             await asyncio.to_thread(provision_resources, moto_url, config)
+            if self.registry is not None:
+                await asyncio.to_thread(self.registry.load_tables, moto_client("dynamodb",
+                                                                               moto_url))
             lambda_environment(moto_url, config)
             self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
 

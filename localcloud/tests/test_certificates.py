@@ -261,7 +261,7 @@ def test_the_service_credential_still_works_on_the_plain_listener(cloud):
     client.close()
 
 
-def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
+def test_with_a_state_dir_certificates_their_ca_and_the_serials_survive_a_restart(tmp_path):
     from localcloud.testing import LocalCloud
 
     thing = new_thing()
@@ -274,6 +274,8 @@ def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
         ca_id = cloud.client("iot").register_ca_certificate(
             caCertificate=maker.pem, setAsActive=True,
             allowAutoRegistration=True)["certificateId"]
+        serial = {"serial": {"S": "0123456789ab"}, "status": {"S": "made"}}
+        cloud.client("dynamodb").put_item(TableName="smartlight-serials", Item=serial)
         ca_before = cloud.ca_path.read_bytes()
 
         cloud.restart()
@@ -287,6 +289,8 @@ def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
         assert iot.describe_thing(thingName=thing)["thingTypeName"] == "smartlight"
         assert [(c["certificateId"], c["status"]) for c in
                 iot.list_ca_certificates()["certificates"]] == [(ca_id, "ACTIVE")]
+        assert cloud.client("dynamodb").get_item(
+            TableName="smartlight-serials", Key={"serial": serial["serial"]})["Item"] == serial
         # JITR still works with the CA registered before the restart.
         jitr = maker.device(tmp_path / "jitr", new_thing())
         assert TlsClient(cloud, jitr.cert.name.split(".")[0], jitr).code == DROPPED
