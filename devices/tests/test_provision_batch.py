@@ -170,3 +170,28 @@ def test_a_failure_halfway_leaves_no_serial_certificate_thing_or_folder(iot, aws
         assert not iot.list_things()["things"]
         assert serial_items(aws, settings) == {}
         assert not Serial.objects.exists()
+
+
+def test_the_drawn_qr_code_has_exactly_the_dark_modules_of_the_url():
+    """The squares on the page, read back from the PDF, are the QR code's matrix."""
+    from fpdf import FPDF
+
+    from devices import labels
+
+    url = "https://lights.example.com/claim/ABCDE-FGHJK"
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.set_compression(False)
+    labels.draw_qr(pdf, url, 10, 10, 30)
+    content = bytes(pdf.output()).decode("latin-1")
+    matrix = labels.qr_code(url).matrix
+    modules = len(matrix) + 4  # a 2-module quiet zone on each side
+    unit = 30 * 72 / 25.4 / modules  # points
+    page_h = 297 * 72 / 25.4
+    dark = set()
+    for x, y, w, h in re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) (-[\d.]+) re f", content):
+        col = round((float(x) - 10 * 72 / 25.4) / unit) - 2
+        row = round((page_h - float(y) - 10 * 72 / 25.4) / unit) - 2
+        dark.update((row, col + i) for i in range(round(float(w) / unit)))
+    expected = {(r, c) for r, line in enumerate(matrix) for c, v in enumerate(line) if v}
+    assert dark == expected
