@@ -67,6 +67,23 @@ def draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
                 start = None
 
 
+TEXT_W = LABEL_W - QR_SIZE - 6  # mm beside the QR code, inside the label
+
+
+def label_lines(label: Label) -> list[tuple[str, str, float, str]]:
+    """(font, style, size in pt, text) of each line printed beside the QR code."""
+    lines = [
+        ("Helvetica", "B", 9, "Smart Light"),
+        ("Helvetica", "", 6.5, f"Serial {label.serial}"),
+        ("Courier", "B", 11, label.claim_code),
+        ("Helvetica", "", 6.5, "Scan, or type the code in"),
+        ("Helvetica", "", 6.5, "Add a light"),
+    ]
+    if label.ap_password:
+        lines.append(("Helvetica", "", 6.5, f"Setup Wi-Fi: {label.ap_password}"))
+    return lines
+
+
 def write_sheet(path: Path, labels: list[Label]) -> None:
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
@@ -83,18 +100,9 @@ def write_sheet(path: Path, labels: list[Label]) -> None:
         draw_qr(pdf, label.claim_url, x + 2, y + (LABEL_H - QR_SIZE) / 2, QR_SIZE)
         pdf.link(x + 2, y + (LABEL_H - QR_SIZE) / 2, QR_SIZE, QR_SIZE, label.claim_url)
         text_x = x + QR_SIZE + 4
-        pdf.set_xy(text_x, y + 5)
-        pdf.set_font("Helvetica", "B", 9)
-        pdf.cell(text=f"Smart Light {label.serial}")
-        pdf.set_xy(text_x, y + 12)
-        pdf.set_font("Courier", "B", 11)
-        pdf.cell(text=label.claim_code)
-        pdf.set_font("Helvetica", "", 6.5)
-        pdf.set_xy(text_x, y + 19)
-        pdf.cell(text="Scan, or type the code in")
-        pdf.set_xy(text_x, y + 22.5)
-        pdf.cell(text="Add a light")
-        if label.ap_password:
-            pdf.set_xy(text_x, y + 28)
-            pdf.cell(text=f"Setup Wi-Fi: {label.ap_password}")
+        for offset, (font, style, size, text) in zip(
+                (4, 9, 15, 21, 24.5, 30), label_lines(label), strict=False):
+            pdf.set_font(font, style, size)
+            pdf.set_xy(text_x, y + offset)
+            pdf.cell(text=text)
     pdf.output(str(path))

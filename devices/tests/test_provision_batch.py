@@ -195,3 +195,20 @@ def test_the_drawn_qr_code_has_exactly_the_dark_modules_of_the_url():
         dark.update((row, col + i) for i in range(round(float(w) / unit)))
     expected = {(r, c) for r, line in enumerate(matrix) for c, v in enumerate(line) if v}
     assert dark == expected
+
+
+def test_every_line_of_a_label_fits_beside_its_qr_code():
+    from fpdf import FPDF
+
+    from devices import labels
+
+    label = labels.Label(serial="0123456789ab", thing="sl-0123456789ab", method="fleet",
+                         claim_code="WWWWW-MMMMM", claim_url="https://x/claim/WWWWW-MMMMM",
+                         ap_password="wwwwwwwwwwww", code_expires="2028-01-01T00:00:00+00:00")
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    lines = labels.label_lines(label)
+    assert len(lines) == 6
+    for font, style, size, text in lines:
+        pdf.set_font(font, style, size)
+        assert pdf.get_string_width(text) <= labels.TEXT_W, text
