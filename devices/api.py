@@ -129,6 +129,10 @@ class ClaimIn(Schema):
     room: UUID | None = Field(None, description="a room of that home")
 
 
+class Problem(Schema):
+    detail: str
+
+
 class BatchOut(Schema):
     changed: list[UUID]
     failed: dict[str, str]
@@ -254,7 +258,8 @@ def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     return Status(204, None)
 
 
-@router.post("/claims", response={201: DeviceOut}, summary="Add a light with its claim code")
+@router.post("/claims", response={201: DeviceOut, 409: Problem, 429: Problem},
+             summary="Add a light with its claim code")
 def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, Any]]:
     """Members and owners add a light the platform made. A wrong, used or expired code all
     answer the same 422; too many wrong codes from one person or address answer 429."""
