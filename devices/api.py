@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
@@ -19,20 +19,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
 from accounts.models import Role
 from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.models import Device, Room, Scene
+from smartlight.text import Name
 
 router = Router(tags=["devices"])
 
 T = TypeVar("T")
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
 
 # --- schemas ---------------------------------------------------------------------------------
 class StateIn(Schema):
@@ -80,7 +78,7 @@ class DeviceOut(Schema):
 class DevicePatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Name = None  # type: ignore[assignment]  # left out, never null: the name stays
     room: UUID | None = Field(None, description="a room of the same home; null: no room")
 
 

@@ -192,6 +192,34 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "account_login"
 
+# --- shared cache and rate limits ----------------------------------------------------------
+# allauth's sign-in and sign-up limits count in the cache, which every worker process must
+# share: Redis when REDIS_URL is set, the database otherwise (its table is created by a
+# migration of `accounts`). The API's limits count in the database (accounts/ratelimit.py).
+REDIS_URL = env_str("REDIS_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "smartlight_cache",
+    }
+}
+# "<requests>/<period>" with period s, m, h or d.
+API_RATE_PER_ADDRESS = env_str("API_RATE_PER_ADDRESS", "1200/m")
+API_RATE_PER_TOKEN = env_str("API_RATE_PER_TOKEN", "600/m")
+# Proxies in front of the platform that append to X-Forwarded-For (Elastic Beanstalk's load
+# balancer: 1). The client address is the entry that many places from the right.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if AWS_MODE == "aws" else 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Sign-in: failures are counted per (account, address) pair and per address, never per account
+# alone, so nobody can lock someone else out by typing wrong passwords for their address.
+# The pair key is built by accounts.adapters.AccountAdapter.
+ACCOUNT_RATE_LIMITS = {
+    "login": env_str("LOGIN_RATE_PER_ADDRESS", "30/m/ip"),
+    "login_failed": env_str("LOGIN_FAILED_RATE", "10/m/ip,100/h/ip,5/15m/key"),
+}
+
 # --- allauth -------------------------------------------------------------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
