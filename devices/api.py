@@ -22,6 +22,7 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
+from accounts.api_auth import client_address
 from accounts.models import Role
 from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
@@ -268,7 +269,7 @@ def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, 
         if room is None:
             raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
                                     "msg": "is not a room of this home"}])
-    address = claims.client_address(request)
+    address = client_address(request)
     if claims.too_many_guesses(request.auth.pk, address):
         raise HttpError(429, "Too many wrong codes; wait a quarter of an hour and try again.")
     try:
