@@ -94,3 +94,12 @@ class SceneForm(PlainTextForm, forms.Form):
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
+
+
+class ClaimForm(forms.Form):
+    """The code on a light's label, as typed or as the QR code's link carried it."""
+
+    code = forms.CharField(max_length=40, label="Claim code", strip=True,
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "off", "autocapitalize": "characters",
+                               "spellcheck": "false", "placeholder": "ABCDE-FGHJK"}))
