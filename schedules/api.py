@@ -24,8 +24,18 @@ from accounts.models import Home, Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
 from schedules.models import MirrorOutbox, Schedule
+from smartlight import contract
 
 router = Router(tags=["schedules"])
+
+# What schedules.actions.validate_desired applies: the contract with the schedules' limits.
+DESIRED_SCHEMA = {
+    k: v for k, v in contract.desired_schema(
+        contract.SCHEDULE_MAX_TRANSITION_MS,
+        "an effect name; a light without that effect ignores it",
+        min_properties=0,
+    ).items() if k in ("additionalProperties", "properties")
+}
 
 TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
 
@@ -44,7 +54,10 @@ class ScheduleIn(Schema):
     devices: list[UUID] = Field(default_factory=list)
     rooms: list[UUID] = Field(default_factory=list)
     scene: UUID | None = None
-    desired: dict[str, Any] = Field(default_factory=dict, description="DESIGN section 4 keys")
+    desired: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=DESIRED_SCHEMA,
+        description="light settings (docs/device-contract.md); empty with a scene",
+    )
     enabled: bool = True
 
 
@@ -61,7 +74,7 @@ class SchedulePatch(Schema):
     devices: list[UUID] | None = None
     rooms: list[UUID] | None = None
     scene: UUID | None = None
-    desired: dict[str, Any] | None = None
+    desired: dict[str, Any] | None = Field(None, json_schema_extra=DESIRED_SCHEMA)
     enabled: bool | None = None
 
 
