@@ -18,6 +18,7 @@ Decisions kept here:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -245,7 +246,7 @@ def _clean_json(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return clean_text(value)
     if value is None or isinstance(value, bool | int | float):
-        if isinstance(value, float) and value != value:  # NaN has no JSON form
+        if isinstance(value, float) and not math.isfinite(value):  # no JSON form
             return None
         return value
     if depth >= MAX_DEPTH:

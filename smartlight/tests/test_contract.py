@@ -104,3 +104,39 @@ def test_the_schema_admits_what_the_validator_admits():
         case, valid = param.values
         document = {case["key"]: case["value"]}
         assert validator.is_valid(document) is valid, document
+
+
+def test_a_report_keeps_only_what_fits_the_contract():
+    reported = {
+        "on": True, "brightness": 300, "color": "#FF8800", "effect": "Disco", "speed": 128.0,
+        "transition_ms": 900000, "connected": "yes", "fw": "1.2\u0000.3" + "x" * 50,
+        "led_count": 30, "heap_free": 2**80, "rssi": True,
+        "effects": ["solid", "rainbow", "rainbow", "bad name", 3] + [f"e{i}" for i in range(50)],
+    }
+    clean = contract.sanitize_state(reported)
+    assert clean["on"] is True and clean["color"] == "#ff8800" and clean["speed"] == 128
+    assert clean["transition_ms"] == 900000
+    assert "brightness" not in clean and "effect" not in clean and "connected" not in clean
+    assert clean["fw"] == "1.2.3" + "x" * 27
+    assert clean["led_count"] == 30 and "heap_free" not in clean and "rssi" not in clean
+    assert clean["effects"][:3] == ["solid", "rainbow", "e0"]
+    assert len(clean["effects"]) == contract.MAX_EFFECTS
+
+
+def test_other_reported_keys_are_kept_as_bounded_json_without_control_characters():
+    deep = {"a": {"b": {"c": {"d": {"e": 1}}}}}
+    clean = contract.sanitize_state({
+        "extra\u0000": "line\nbreak\u0085", "nested": deep, "many": list(range(1000)),
+        "wide": {f"k{i}": i for i in range(1000)}, "nan": float("nan"), "\u0000": 1,
+        "inf": float("inf"),
+    })
+    assert clean["extra"] == "linebreak"
+    assert clean["nested"] == {"a": {"b": {"c": None}}}
+    assert len(clean["many"]) == contract.MAX_LIST and len(clean["wide"]) == contract.MAX_KEYS
+    assert clean["nan"] is None and clean["inf"] is None
+    assert "" not in clean
+    json.dumps(clean, allow_nan=False)  # storable as strict JSON
+
+
+def test_a_state_that_is_not_an_object_becomes_empty():
+    assert contract.sanitize_state(["on"]) == {} and contract.sanitize_state(None) == {}
