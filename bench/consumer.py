@@ -9,7 +9,7 @@ with that many lights, a queue filled with `/update/documents` messages (the sha
 smartlight_shadow_events rule, each for a random light with a new version) on a moto server in
 its own process,
 then the consumer's own loop (`Consumer.poll_once`: ReceiveMessage of 10, parse and clean each
-message, one transaction with a savepoint per message, DeleteMessageBatch) until the queue is
+message, one transaction per batch, DeleteMessageBatch) until the queue is
 empty. The queue is filled and drained in rounds of 200 (moto's queue gets slower as it grows).
 Printed per run:
 - messages per CPU second of the consumer process (the boto3 calls, parsing, cleaning and the
@@ -175,12 +175,14 @@ def main() -> None:
         connection.settings_dict["TEST"]["NAME"] = f"bench_consumer_{name}"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        print(f"database: {connection.vendor}; moto SQS in its own process; batches of 10")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"database: {connection.vendor}; moto SQS in its own process; batches of 10;"
+              f" {os.cpu_count()} CPUs, load average {load}")
         for lights in [int(n) for n in args.lights.split(",")]:
             r = run(lights, args.messages)
             print(f"{r['lights']:>6} lights: {r['messages']} messages;"
                   f" per consumer CPU second {r['cpu_per_s']:,.0f} msg/s;"
-                  f" applying (transaction, savepoint per message) {r['apply_per_s']:,.0f} msg/s"
+                  f" applying (one transaction per batch) {r['apply_per_s']:,.0f} msg/s"
                   f" wall; end to end with moto {r['wall_per_s']:,.0f} msg/s wall;"
                   f" applied {r['applied']}, dead-lettered {r['poison']}")
     finally:
