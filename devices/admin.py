@@ -20,6 +20,7 @@ from accounts import iot_cookie
 from accounts.models import Home
 from devices import actions, shadow
 from devices.models import Device, Room, Scene
+from smartlight import contract
 
 
 @admin.register(Room)
@@ -54,7 +55,7 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str)
     for device in devices:
         try:
             action(device)
-        except shadow.ShadowError as exc:
+        except (contract.InvalidState, shadow.ShadowError) as exc:
             modeladmin.message_user(request, f"{device.thing_name}: {label} failed: {exc}",
                                     messages.ERROR)
         else:
