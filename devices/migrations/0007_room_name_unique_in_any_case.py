@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_iot_cookie_outbox'),
-        ('devices', '0004_thing_name_anchors'),
+        ('devices', '0006_shared_cache_table'),
     ]
 
     operations = [
