@@ -1,6 +1,7 @@
 """Build build/schedule_lambda.zip: the schedule handler for the AWS Lambda Python runtime.
 
-The handler needs only boto3, which the runtime provides, so the zip holds one file. Entries get
+The handler needs only boto3, which the runtime provides, and the light-state contract
+(smartlight/contract.py, standard library only), so the zip holds those two files. Entries get
 a fixed timestamp and mode so the same source always gives the same bytes (and the same
 CodeSha256, so a redeploy without changes is a no-op).
 
@@ -15,18 +16,24 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FILES = ["schedule_handler.py"]
+ROOT = HERE.parent
+# (path in the zip, path in the repository): the handler and the light-state contract it imports.
+FILES = [
+    ("schedule_handler.py", "lambda/schedule_handler.py"),
+    ("smartlight/__init__.py", None),  # a bare package: the platform's own __init__ needs Django
+    ("smartlight/contract.py", "smartlight/contract.py"),
+]
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def build(output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in FILES:
+        for name, source in FILES:
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (HERE / name).read_bytes())
+            archive.writestr(info, (ROOT / source).read_bytes() if source else b"")
     return output
 
 

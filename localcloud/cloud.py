@@ -386,7 +386,7 @@ class SqsForwarder:
 
 
 class Rules:
-    """The two IoT rules of the device contract (DESIGN section 4)."""
+    """The two IoT rules of the device contract (docs/device-contract.md)."""
 
     def __init__(self, bus: Bus, service: ShadowService,
                  forward: Callable[[bytes], None] | None) -> None:

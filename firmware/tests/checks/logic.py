@@ -719,7 +719,7 @@ CERTS = {
 def _():
     ssl.contexts.clear()
     d, root = make_device(cfg={"tls": True, "port": 8883, "endpoint": ENDPOINT}, ssl=ssl)
-    os.mkdir(root + "/certs")  # the files provisioning writes (DESIGN section 4)
+    os.mkdir(root + "/certs")  # the files provisioning writes (docs/device-contract.md)
     for name in CERTS:
         with open(root + "/certs/" + name, "wb") as f:
             f.write(CERTS[name])
