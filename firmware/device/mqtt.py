@@ -9,6 +9,8 @@
 # scripted broker byte streams.
 import asyncio
 
+from clock import ticks_diff, ticks_ms
+
 try:
     sleep_ms = asyncio.sleep_ms
 except AttributeError:  # CPython
@@ -29,6 +31,7 @@ DISCONNECT = 0xE0
 
 MAX_PACKET = 20480  # shadow documents are at most 8 KB of state; anything far bigger is bogus
 MAX_OUTBOX = 16  # queued publishes; beyond this the link is reset and resynced instead
+POLL_MS = 10  # how often a wait looks at its condition
 
 
 class MQTTError(Exception):
@@ -106,13 +109,34 @@ def parse_publish(first, body):
     return topic, bytes(body[i:]), qos, pid
 
 
-async def _wait(coro, ms):
-    # asyncio.wait_for on both runtimes; MicroPython's wants a coroutine, not a generator.
-    return await asyncio.wait_for(coro, ms / 1000)
+class Timeout(MQTTError):
+    pass
 
 
-async def _event(ev):
-    await ev.wait()
+async def until(cond, ms, what):
+    """Wait until cond() is true, at most ms. Polling, as mqtt_as does: asyncio.wait_for is
+    missing or broken on some ports (the WebAssembly port's never returns when the awaited
+    coroutine finishes first)."""
+    start = ticks_ms()
+    while not cond():
+        if ticks_diff(ticks_ms(), start) >= ms:
+            raise Timeout("no " + what + " within " + str(ms) + " ms")
+        await sleep_ms(POLL_MS)
+
+
+async def within(coro, ms, what):
+    """Run a coroutine to completion in at most ms; on timeout it is cancelled."""
+    task = asyncio.create_task(coro)
+    try:
+        await until(task.done, ms, what)
+    except Timeout:
+        task.cancel()
+        raise
+    return await task
+
+
+async def _drain(writer):
+    await writer.drain()
 
 
 class MQTTClient:
@@ -148,9 +172,9 @@ class MQTTClient:
         self.closed = asyncio.Event()
         self.why = None  # why the link ended
         self.pid = 0
-        self.acks = {}  # packet id -> Event, for PUBACK and SUBACK
-        self.granted = {}  # packet id -> SUBACK return code
-        self.pong = asyncio.Event()
+        self.acks = {}  # packet id -> None while waiting, then 0 (PUBACK) or the SUBACK code
+        self.connack = None
+        self.pong = False
         self.outbox = []
         self.out_ready = asyncio.Event()
         self.lock = asyncio.Lock()
@@ -175,30 +199,32 @@ class MQTTClient:
         if self.ssl is not None:
             kw["ssl"] = self.ssl
             kw["server_hostname"] = self.server_hostname
-        self.reader, self.writer = await _wait(
-            self.open_connection(self.server, self.port, **kw), self.timeout_ms
+        self.reader, self.writer = await within(
+            self.open_connection(self.server, self.port, **kw), self.timeout_ms, "connection"
         )
+        self.connack = None
+        self.tasks = [asyncio.create_task(self._read_loop())]
         try:
             await self._send(
                 connect_packet(
                     self.client_id, self.keepalive, self.user, self.password, self.will, clean
                 )
             )
-            first, body = await _wait(self._read_packet(), self.timeout_ms)
-            if first != CONNACK or len(body) != 2:
-                raise MQTTError("expected CONNACK, got " + hex(first))
-            if body[1] != 0:
+            await until(self._answered, self.timeout_ms, "CONNACK")
+            if self.connack is None:
+                raise MQTTError("link lost before CONNACK: " + str(self.why))
+            if self.connack != 0:
                 # 1..5: protocol, identifier, unavailable, credentials, not authorised (3.2.2.3)
-                raise MQTTError("connection refused, code " + str(body[1]))
+                raise MQTTError("connection refused, code " + str(self.connack))
         except BaseException:
-            self._close_stream()
+            self.close("connect failed")
             raise
         self.connected = True
-        self.tasks = [
-            asyncio.create_task(self._read_loop()),
-            asyncio.create_task(self._ping_loop()),
-            asyncio.create_task(self._send_loop()),
-        ]
+        self.tasks.append(asyncio.create_task(self._ping_loop()))
+        self.tasks.append(asyncio.create_task(self._send_loop()))
+
+    def _answered(self):
+        return self.connack is not None or self.why is not None
 
     async def wait_closed(self):
         """Return once the link has ended; the reason is in self.why."""
@@ -221,16 +247,13 @@ class MQTTClient:
                 t.cancel()
         self.tasks = []
         self._close_stream()
-        for pid in self.acks:
-            self.acks[pid].set()
-        self.pong.set()
         self.closed.set()
         return was
 
     async def disconnect(self):
         """Clean end (MQTT 3.1.1 section 3.14): the broker discards the Last Will."""
         try:
-            await _wait(self._send(bytes((DISCONNECT, 0))), self.timeout_ms)
+            await self._send(bytes((DISCONNECT, 0)))
         except Exception:
             pass
         self.close("disconnected")
@@ -252,7 +275,7 @@ class MQTTClient:
             raise MQTTError("not connected")
         async with self.lock:
             w.write(data)
-            await _wait(w.drain(), self.timeout_ms)
+            await within(_drain(w), self.timeout_ms, "drain")
 
     async def _send_loop(self):
         try:
@@ -282,18 +305,18 @@ class MQTTClient:
             await self._send(publish_packet(topic, msg, 0, retain))
             return
         pid = self.next_pid()
-        ev = asyncio.Event()
-        self.acks[pid] = ev
+        self.acks[pid] = None
         try:
             # One retransmission with DUP (section 4.4) before the link is declared dead.
             for dup in (False, True):
                 await self._send(publish_packet(topic, msg, qos, retain, pid, dup))
                 try:
-                    await _wait(_event(ev), self.timeout_ms)
-                except asyncio.TimeoutError:
+                    await until(lambda: self.acks[pid] is not None or self.why, self.timeout_ms,
+                                "PUBACK")  # fmt: skip
+                except Timeout:
                     continue
-                if not self.connected:
-                    raise MQTTError("link lost")
+                if self.why is not None:
+                    raise MQTTError("link lost: " + self.why)
                 return
         finally:
             self.acks.pop(pid, None)
@@ -302,20 +325,20 @@ class MQTTClient:
 
     async def subscribe(self, topic, qos=0):
         pid = self.next_pid()
-        ev = asyncio.Event()
-        self.acks[pid] = ev
+        self.acks[pid] = None
         try:
             await self._send(subscribe_packet(pid, topic, qos))
             try:
-                await _wait(_event(ev), self.timeout_ms)
-            except asyncio.TimeoutError:
+                await until(lambda: self.acks[pid] is not None or self.why, self.timeout_ms,
+                            "SUBACK")  # fmt: skip
+            except Timeout:
                 self.close("no SUBACK")
-                raise MQTTError("no SUBACK")
+                raise
+            code = self.acks[pid]
         finally:
             self.acks.pop(pid, None)
-        if not self.connected:
-            raise MQTTError("link lost")
-        code = self.granted.pop(pid, 0x80)
+        if self.why is not None:
+            raise MQTTError("link lost: " + self.why)
         if code == 0x80:
             raise MQTTError("subscription refused: " + topic)
         return code
@@ -360,17 +383,19 @@ class MQTTClient:
             self.received += 1
             if self.cb is not None:
                 self.cb(topic, msg)
+        elif kind == CONNACK:
+            self.connack = body[1] if len(body) == 2 else 0xFF
         elif kind == PUBACK or kind == SUBACK:
             pid = (body[0] << 8) | body[1]
-            if kind == SUBACK:
-                self.granted[pid] = body[2] if len(body) > 2 else 0x80
-            ev = self.acks.get(pid)
-            if ev is not None:
-                ev.set()
+            if pid in self.acks:
+                self.acks[pid] = (body[2] if len(body) > 2 else 0x80) if kind == SUBACK else 0
         elif kind == PINGRESP:
-            self.pong.set()
+            self.pong = True
         else:
             raise MQTTError("unexpected packet " + hex(first))
+
+    def _ponged(self):
+        return self.pong or self.why is not None
 
     async def _ping_loop(self):
         # PINGREQ every half keepalive: the broker allows 1.5x (section 3.1.2.10), and an
@@ -379,11 +404,11 @@ class MQTTClient:
         try:
             while True:
                 await sleep_ms(half)
-                self.pong.clear()
+                self.pong = False
                 await self._send(bytes((PINGREQ, 0)))
                 try:
-                    await _wait(_event(self.pong), self.timeout_ms)
-                except asyncio.TimeoutError:
+                    await until(self._ponged, self.timeout_ms, "PINGRESP")
+                except Timeout:
                     self.close("no PINGRESP")
                     return
                 if not self.connected:

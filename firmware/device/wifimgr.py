@@ -84,7 +84,10 @@ def page(ssids, message="", serial=None, claim_code=None):
     if serial:
         ident += "<p>Serial <b>" + html_escape(serial) + "</b></p>"
     if claim_code:
-        ident += "<p>Claim code <b>" + html_escape(claim_code) + "</b> (add the light to your home with it)</p>"
+        ident += (
+            "<p>Claim code <b>" + html_escape(claim_code) + "</b>: add the light to your "
+            "home with it</p>"
+        )
     opts = ""
     for ssid in ssids:
         e = html_escape(ssid)
@@ -217,7 +220,7 @@ class WifiManager:
                 authmode=self.network.AUTH_WPA2_PSK,
             )
         else:
-            self.log("wifi: no ap_password (8+ characters) in config.json, the access point is open")
+            self.log("wifi: no ap_password (8+ characters) in config.json: open access point")
             ap.config(essid=self.ap_name)
         self.ap = ap
         s = self.socket.socket()

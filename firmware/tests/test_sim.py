@@ -221,7 +221,8 @@ def test_the_firmware_client_speaks_mqtt_with_a_last_will_on_cpython(cloud):
 
     async def scenario() -> list[tuple[bytes, bytes]]:
         got: list[tuple[bytes, bytes]] = []
-        observer = mqtt.MQTTClient("observer-fw", cloud.mqtt_host, cloud.mqtt_port, user, password, 30)
+        host, port = cloud.mqtt_host, cloud.mqtt_port
+        observer = mqtt.MQTTClient("observer-fw", host, port, user, password, 30)
         observer.set_callback(lambda t, m: got.append((t, m)))
         await observer.connect()
         assert await observer.subscribe(f"smartlight/{thing}/lwt", 1) == 1
