@@ -14,11 +14,11 @@ DEVICE_FILES = sorted(harness.DEVICE.glob("*.py"))
 DEVICE_MODULES = {p.stem for p in DEVICE_FILES}
 # Scripts run on a board over USB (on-device checks): MicroPython too.
 BOARD_SCRIPTS = DEVICE_FILES + sorted((harness.FIRMWARE / "onboard").glob("*.py"))
-# Built into the official ESP32 port (docs.micropython.org/en/latest/esp32/quickref.html) plus
-# umqtt.simple, which that build freezes in.
+# Built into the official ESP32 port (docs.micropython.org/en/latest/esp32/quickref.html),
+# asyncio and ssl frozen in since v1.22. The firmware carries its own MQTT client.
 ESP32_MODULES = {
-    "gc", "json", "math", "os", "random", "time", "machine", "neopixel", "network",
-    "ntptime", "socket", "ssl", "esp32", "umqtt", "umqtt.simple", "micropython", "struct",
+    "gc", "json", "math", "os", "random", "sys", "time", "machine", "neopixel", "network",
+    "ntptime", "socket", "ssl", "esp32", "asyncio", "micropython", "struct",
 }  # fmt: skip
 
 
