@@ -72,6 +72,7 @@ class Device:
         self.frame_ms = 1000 // (fps if fps > 0 else 50)
         self.next_frame = now
         self.client = None
+        self.claim_client = None
         self.time_ok = False
         self.last_cloud = now  # last moment the link was up (offline reboot timer)
         self.uptime_s = 0
@@ -156,17 +157,20 @@ class Device:
 
     async def provision(self):
         client = self.make_client(True)
+        self.claim_client = client
         try:
             await provision.run(client, self.root, self.cfg, self.log)
         finally:
+            self.claim_client = None
             client.close()
 
     def drop(self, why):
         # No DISCONNECT on purpose: the broker must see an unclean loss and publish the LWT.
-        client = self.client
+        for client in (self.client, self.claim_client):
+            if client is not None:
+                client.close(why)
         self.client = None
-        if client is not None:
-            client.close(why)
+        self.claim_client = None
 
     def telemetry(self):
         return {

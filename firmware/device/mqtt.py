@@ -164,6 +164,8 @@ class MQTTClient:
         self.server_hostname = server_hostname or server
         self.open_connection = open_connection or asyncio.open_connection
         self.timeout_ms = timeout_ms
+        # PINGREQ every half keepalive: the broker allows 1.5x (MQTT 3.1.1 section 3.1.2.10)
+        self.ping_ms = keepalive * 500
         self.cb = None
         self.will = None
         self.reader = None
@@ -398,12 +400,10 @@ class MQTTClient:
         return self.pong or self.why is not None
 
     async def _ping_loop(self):
-        # PINGREQ every half keepalive: the broker allows 1.5x (section 3.1.2.10), and an
-        # answer within the timeout proves the link without touching the shadow.
-        half = self.keepalive * 500
+        # An answer within the timeout proves the link without touching the shadow.
         try:
             while True:
-                await sleep_ms(half)
+                await sleep_ms(self.ping_ms)
                 self.pong = False
                 await self._send(bytes((PINGREQ, 0)))
                 try:

@@ -5,6 +5,13 @@
 # client's encoder, and can go down, fall silent or drop the connection.
 import asyncio
 
+try:
+    sleep_ms = asyncio.sleep_ms
+except AttributeError:  # CPython
+
+    def sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
 
 class Stream:
     """Reader and writer of one connection (asyncio.open_connection's pair, both roles)."""
@@ -124,6 +131,7 @@ class Broker:
         self.down = False  # open_connection refuses
         self.silent = False  # accepts the connection and the bytes, never answers
         self.answer_pings = True
+        self.delay_ms = 0  # answers arrive this late
         self.connack = 0
         self.refuse_topics = ()
         self.streams = []
@@ -145,6 +153,17 @@ class Broker:
         self.streams.append(s)
         return s, s
 
+    def answer(self, s, data):
+        if not self.delay_ms:
+            s.feed(data)
+            return
+
+        async def later():
+            await sleep_ms(self.delay_ms)
+            s.feed(data)
+
+        asyncio.create_task(later())
+
     def current(self):
         return self.streams[-1] if self.streams else None
 
@@ -161,7 +180,7 @@ class Broker:
         s = self.current()
         if s is not None and not s.closed:
             self.pid += 1
-            s.feed(publish(topic, payload, qos, self.pid))
+            self.answer(s, publish(topic, payload, qos, self.pid))
 
     def sent(self, topic):
         return [p.decode() for (t, p, q, r) in self.published if t == topic]
@@ -198,7 +217,7 @@ class Broker:
                  "clean": bool(flags & 2)}  # fmt: skip
             )
             if not self.silent:
-                s.feed(bytes((0x20, 2, 0, self.connack)))
+                self.answer(s, bytes((0x20, 2, 0, self.connack)))
         elif kind == 0x80:  # SUBSCRIBE
             pid = body[0] * 256 + body[1]
             topic, i = field(body, 2)
@@ -207,7 +226,7 @@ class Broker:
             self.subscriptions.append((topic, qos))
             code = 0x80 if topic in self.refuse_topics else min(qos, 1)
             if not self.silent:
-                s.feed(bytes((0x90, 3, pid // 256, pid % 256, code)))
+                self.answer(s, bytes((0x90, 3, pid // 256, pid % 256, code)))
         elif kind == 0x30:  # PUBLISH
             qos = (first >> 1) & 3
             topic, i = field(body, 0)
@@ -216,7 +235,7 @@ class Broker:
                 pid = body[i] * 256 + body[i + 1]
                 i += 2
                 if not self.silent:
-                    s.feed(bytes((0x40, 2, pid // 256, pid % 256)))
+                    self.answer(s, bytes((0x40, 2, pid // 256, pid % 256)))
             payload = bytes(body[i:])
             self.published.append((topic, payload, qos, bool(first & 1)))
             handler = self.handlers.get(topic)
@@ -227,6 +246,6 @@ class Broker:
         elif kind == 0xC0:  # PINGREQ
             self.pings += 1
             if self.answer_pings and not self.silent:
-                s.feed(bytes((0xD0, 0)))
+                self.answer(s, bytes((0xD0, 0)))
         elif kind == 0xE0:  # DISCONNECT
             self.disconnects += 1
