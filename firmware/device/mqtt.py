@@ -349,6 +349,8 @@ class MQTTClient:
 
     async def _read_packet(self):
         r = self.reader
+        if r is None:
+            raise MQTTError("not connected")
         first = (await r.readexactly(1))[0]
         n = 0
         shift = 0

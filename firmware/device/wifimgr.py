@@ -242,8 +242,11 @@ class WifiManager:
             self.ap = None
 
     def serve_once(self):
+        server = self.server
+        if server is None:
+            return False
         try:
-            conn, _ = self.server.accept()
+            conn, _ = server.accept()
         except OSError:
             return False  # nobody waiting (EAGAIN)
         try:
