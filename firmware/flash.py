@@ -274,7 +274,10 @@ def stale_sources(uploads: list[Upload]) -> list[str]:
 
 
 def remove_files(board, paths: list[str]) -> None:
-    code = "import os\nfor p in {paths!r}:\n    try:\n        os.remove(p)\n    except OSError:\n        pass"
+    code = (
+        "import os\nfor p in {paths!r}:\n"
+        "    try:\n        os.remove(p)\n    except OSError:\n        pass"
+    )
     board.enter_raw_repl()
     try:
         board.exec_(code.format(paths=paths))

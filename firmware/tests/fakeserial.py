@@ -101,7 +101,8 @@ class FakeESP32Port(SerialBase):
         for b in data:
             if b == 0xC0:
                 if self._in_frame and self._frame:
-                    self._packet(self._frame.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb"))
+                    frame = self._frame.replace(b"\xdb\xdc", b"\xc0")
+                    self._packet(frame.replace(b"\xdb\xdd", b"\xdb"))
                     self._frame = b""
                     self._in_frame = False
                 else:
@@ -112,7 +113,8 @@ class FakeESP32Port(SerialBase):
         return len(data)
 
     def _send(self, payload: bytes) -> None:
-        self.out += b"\xc0" + payload.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
+        escaped = payload.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc")
+        self.out += b"\xc0" + escaped + b"\xc0"
 
     def _reply(self, op: int, val: int = 0, data: bytes = b"", error: int = 0) -> None:
         status = bytes([1 if error else 0, error]) + (b"" if self.stub else b"\x00\x00")
@@ -215,7 +217,7 @@ class FakeMicroPythonPort(SerialBase):
                 self.out += b"raw REPL; CTRL-B to exit\r\n>"
             elif c == b"\x02":
                 self.raw = False
-                self.out += b"\r\nMicroPython v1.24.1 on 2024-11-29; ESP32 module with ESP32\r\n>>> "
+                self.out += b"\r\nMicroPython v1.24.1; ESP32 module with ESP32\r\n>>> "
             elif c == b"\x03":
                 self.code = b""
                 if not self.raw:
