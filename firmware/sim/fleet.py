@@ -82,6 +82,11 @@ class Broker:
         }
 
 
+def has_certificates(folder: Path, config: dict[str, Any]) -> bool:
+    certs = folder / str(config.get("certs", "certs"))
+    return (certs / "certificate.pem.crt").exists() or (certs / "claim.pem.crt").exists()
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "config.json").read_text())
 
@@ -299,16 +304,20 @@ class Fleet:
         log: Callable[[str], None] | None = None,
         on_connect: Callable[[SimLight], None] | None = None,
     ) -> Fleet:
-        """One light from a provisioned folder (config.json, certs/), as a board would be."""
+        """One light from a provisioned folder (config.json, certs/), as a board would be.
+        Without a broker it connects where config.json says, over TLS when the folder holds
+        certificates (its own, or the fleet claim pair to provision itself first)."""
         path = Path(folder)
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path / 'config.json'} is missing")
         if isinstance(broker, str):
             broker = Broker(broker)
+        config = read_config(path)
         if broker is not None:
-            config = read_config(path)
             config.update(broker.config())
-            write_config(path, config)
+        else:
+            config["tls"] = has_certificates(path, config)
+        write_config(path, config)
         return cls([SimLight(path, log, on_connect=on_connect)])
 
     def start(self) -> Fleet:
