@@ -162,10 +162,12 @@ class MQTTClient:
         self.ssl = ssl
         # SNI: AWS IoT Core picks the account's endpoint by it (and refuses without it).
         self.server_hostname = server_hostname or server
-        self.open_connection = open_connection or asyncio.open_connection
+        self.open_connection = open_connection  # None: asyncio.open_connection
         self.timeout_ms = timeout_ms
-        # PINGREQ every half keepalive: the broker allows 1.5x (MQTT 3.1.1 section 3.1.2.10)
-        self.ping_ms = keepalive * 500
+        # PINGREQ well inside the keepalive (the broker allows 1.5x, MQTT 3.1.1 section
+        # 3.1.2.10) but not more often than every 30 s, the rate AWS IoT pings at no charge:
+        # 30 s at the default keepalive of 45 s.
+        self.ping_ms = max(keepalive * 500, min(30000, keepalive * 667))
         self.cb = None
         self.will = None
         self.reader = None
@@ -201,8 +203,9 @@ class MQTTClient:
         if self.ssl is not None:
             kw["ssl"] = self.ssl
             kw["server_hostname"] = self.server_hostname
+        opener = self.open_connection or asyncio.open_connection
         self.reader, self.writer = await within(
-            self.open_connection(self.server, self.port, **kw), self.timeout_ms, "connection"
+            opener(self.server, self.port, **kw), self.timeout_ms, "connection"
         )
         self.connack = None
         self.tasks = [asyncio.create_task(self._read_loop())]

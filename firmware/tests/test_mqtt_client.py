@@ -70,6 +70,13 @@ def test_pingresp_keeps_the_link(client):
     assert v == {"pongs": 3, "pings": True, "alive": True}
 
 
+def test_pings_are_as_rare_as_aws_allows_for_free_and_inside_the_keepalive(client):
+    # AWS IoT does not charge PINGREQ/PINGRESP sent at most every 30 s
+    v = value(client, "pings come every 30 s at the default keepalive, never after the keepalive")
+    assert v == {"30": 20010, "45": 30000, "60": 30000, "1200": 600000}
+    assert all(ms < int(k) * 1000 for k, ms in v.items())
+
+
 def test_a_missing_pingresp_drops_the_link(client):
     v = value(client, "a missing PINGRESP drops the link")
     assert v == {"why": "no PINGRESP", "closed": True, "pinged": True}

@@ -151,11 +151,10 @@ async def _():
     s = brokerfake.Stream()
     s.feed(CONNACK_OK)
     opener, _ = brokerfake.scripted(s)
-    c = client(opener, keepalive=0, timeout_ms=200)
-    c.keepalive = 0
+    c = client(opener, timeout_ms=200)
+    c.ping_ms = 0  # test speed: a PINGREQ as soon as the last one was answered
     await c.connect()
     s.written = b""
-    # keepalive 0 would disable pings for the broker; here it only makes the loop fast
     pongs = 0
     for _ in range(3):
         await settle(20)
@@ -169,13 +168,21 @@ async def _():
     return {"pongs": pongs, "pings": c.pings >= 2, "alive": alive}
 
 
+@acheck("pings come every 30 s at the default keepalive, never after the keepalive")
+async def _():
+    out = {}
+    for k in (30, 45, 60, 1200):
+        out[str(k)] = mqtt.MQTTClient("x", "h", keepalive=k).ping_ms
+    return out
+
+
 @acheck("a missing PINGRESP drops the link")
 async def _():
     s = brokerfake.Stream()
     s.feed(CONNACK_OK)
     opener, _ = brokerfake.scripted(s)
     c = client(opener, timeout_ms=100)
-    c.keepalive = 0
+    c.ping_ms = 0
     await c.connect()
     why = await ended(c)
     return {"why": why, "closed": s.closed, "pinged": b"\xc0\x00" in s.written}
