@@ -188,6 +188,11 @@ class Authenticator(Protocol):
 
     def authenticate(self, client_id: str, certificate: bytes) -> Principal | Refusal: ...
 
+    def revoked(self, principal: Principal) -> str | None:
+        """Why a connected principal may no longer stay connected (its certificate deactivated,
+        revoked or deleted), or None."""
+        ...
+
 
 class Session:
     __slots__ = ("client_id", "clean", "subscriptions", "connection", "inflight", "_ids",
@@ -463,6 +468,7 @@ class Broker:
         self._server: asyncio.AbstractServer | None = None
         self._tls_server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._rechecker: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self.loop = asyncio.get_running_loop()
@@ -489,12 +495,14 @@ class Broker:
             accept, host, port, ssl=context, backlog=2048, reuse_address=True,
             ssl_handshake_timeout=CONNECT_TIMEOUT,
         )
+        self._rechecker = asyncio.create_task(self._recheck(authenticator))
         bound = self._tls_server.sockets[0].getsockname()
         return bound[0], bound[1]
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._rechecker):
+            if task is not None:
+                task.cancel()
         servers = [s for s in (self._server, self._tls_server) if s is not None]
         for server in servers:
             server.close()
@@ -519,6 +527,19 @@ class Broker:
                     log.info("%s silent for 1.5 x keepalive (%ds): disconnecting",
                              connection.client_id, connection.keepalive)
                     connection.close("keepalive timeout")
+
+    async def _recheck(self, authenticator: Authenticator) -> None:
+        # A certificate deactivated or revoked while its device is connected: the connection
+        # ends within a second (its Last Will goes out), as when an operator revokes it in AWS.
+        while True:
+            await asyncio.sleep(1.0)
+            for connection in list(self.connections):
+                identity = connection.identity
+                if connection.tls and identity is not None:
+                    reason = authenticator.revoked(identity)
+                    if reason is not None:
+                        log.warning("%s: %s, disconnecting", connection.client_id, reason)
+                        connection.close(reason)
 
     # --- identity -------------------------------------------------------------------------------
     def identify(

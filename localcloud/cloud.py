@@ -30,6 +30,7 @@ from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
 from localcloud.iot import CertificateAuthenticator, use_local_ca
 from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
+from localcloud.registry_state import RegistryFile
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
 
 log = logging.getLogger("localcloud")
@@ -464,6 +465,8 @@ class LocalCloud:
         self.ca: LocalCA | None = None
         self.authenticator: CertificateAuthenticator | None = None
         self.fleet: FleetProvisioning | None = None
+        self.registry: RegistryFile | None = None
+        self._registry_saver: asyncio.Task[None] | None = None
         self._temporary_ca_dir: str | None = None
 
     def _ca_dir(self) -> Path:
@@ -487,6 +490,10 @@ class LocalCloud:
             self.ca = await asyncio.to_thread(LocalCA, self._ca_dir())
             use_local_ca(self.ca)
             self.authenticator = CertificateAuthenticator(self.ca)
+        if config.moto and config.state_dir is not None:
+            self.registry = RegistryFile(Path(config.state_dir))
+            await asyncio.to_thread(self.registry.load)
+            self._registry_saver = asyncio.create_task(self._save_registry())
 
         moto_url = None
         if config.moto:
@@ -528,6 +535,15 @@ class LocalCloud:
         )
         return self.endpoints
 
+    async def _save_registry(self) -> None:
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await asyncio.to_thread(self.registry.save)
+            except Exception:
+                log.exception("saving the IoT registry failed")
+
     def _provisioning_services(self) -> None:
         config = self.config
         assert self.broker is not None and self.authenticator is not None
@@ -565,6 +581,10 @@ class LocalCloud:
                 await asyncio.wait_for(self.bus.stop(), 5)
         if self.state is not None:
             self.state.flush()
+        if self._registry_saver is not None:
+            self._registry_saver.cancel()
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.save)
         if self.forwarder is not None:
             await asyncio.to_thread(self.forwarder.stop)
         if self.moto is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from localcloud import mqtt
@@ -67,7 +68,7 @@ def use_local_ca(ca: LocalCA) -> None:
         ca_pem = self._get_param("caCertificate")
         for certificate in self.iot_backend.ca_certificates.values():
             if certificate.certificate_pem == ca_pem:
-                certificate.auto_registration = bool(self._get_param("allowAutoRegistration"))
+                certificate.auto_registration = bool(self._get_bool_param("allowAutoRegistration"))
         return result
 
     def update_ca_certificate(self: Any) -> Any:
@@ -81,7 +82,17 @@ def use_local_ca(ca: LocalCA) -> None:
                 certificate.registration_config = {}
         return result
 
+    def list_ca_certificates(self: Any) -> Any:
+        # Not implemented by moto; a command that registers a CA once needs it.
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"certificates": [
+            {"certificateArn": c.arn, "certificateId": c.certificate_id, "status": c.status,
+             "creationDate": c.creation_date}
+            for c in _snapshot(self.iot_backend.ca_certificates.values)]})
+
     responses.IoTResponse.register_ca_certificate = register_ca_certificate  # type: ignore[method-assign]
+    responses.IoTResponse.list_ca_certificates = list_ca_certificates  # type: ignore[attr-defined]
     responses.IoTResponse.update_ca_certificate = update_ca_certificate  # type: ignore[method-assign]
 
 
@@ -153,7 +164,7 @@ class Registry:
             try:
                 ca_cert = x509.load_pem_x509_certificate(ca.certificate_pem.encode())
                 certificate.verify_directly_issued_by(ca_cert)
-            except (ValueError, TypeError, x509.InvalidSignature):
+            except (ValueError, TypeError, InvalidSignature):
                 continue
             found.append((backend, ca))
         found.sort(key=lambda pair: pair[1].status != "ACTIVE")
@@ -216,6 +227,16 @@ class CertificateAuthenticator:
                            f"certificate {certificate_id(certificate)} is not registered")
         backend, registered = found
         return self.authorize(backend, registered, client_id)
+
+    def revoked(self, principal: Any) -> str | None:
+        if not isinstance(principal, CertificatePrincipal) or principal.backend is None:
+            return None
+        registered = principal.backend.certificates.get(principal.certificate_id)
+        if registered is None:
+            return f"certificate {principal.certificate_id} was deleted"
+        if registered.status != "ACTIVE":
+            return f"certificate {principal.certificate_id} is {registered.status}"
+        return None
 
     def authorize(self, backend: Any, registered: Any, client_id: str) -> Principal | Refusal:
         if registered.status != "ACTIVE":

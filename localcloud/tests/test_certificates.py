@@ -21,6 +21,7 @@ from localcloud.ca import LocalCA, cert_pem, key_pem, new_key
 from localcloud.tests.conftest import new_thing
 from localcloud.tests.test_broker import RawClient
 from localcloud.tests.tls import (
+    DROPPED,
     TLS_REFUSED,
     MakerCA,
     TlsClient,
@@ -109,6 +110,22 @@ def test_a_certificate_made_active_again_connects_again(cloud, tmp_path,
     cloud.client("iot").update_certificate(certificateId=bundle.certificate_id,
                                            newStatus="ACTIVE")
     assert connect(thing, bundle).code == mqtt.ACCEPTED
+
+
+@pytest.mark.parametrize("status", ["INACTIVE", "REVOKED"])
+def test_a_connected_device_whose_certificate_is_deactivated_is_disconnected(
+        cloud, tmp_path, connect, thing, local_mqtt, status):
+    bundle = provision(cloud, tmp_path, thing)
+    watcher = local_mqtt()
+    watcher.subscribe(f"smartlight/{thing}/lwt")
+    device = connect(thing, bundle, will=(f"smartlight/{thing}/lwt", b"offline"))
+    assert device.code == mqtt.ACCEPTED
+
+    cloud.client("iot").update_certificate(certificateId=bundle.certificate_id,
+                                           newStatus=status)
+
+    assert device.closed_by_server(timeout=5)
+    assert watcher.expect_raw(f"smartlight/{thing}/lwt") == b"offline"
 
 
 def test_connecting_as_another_things_name_is_refused(cloud, tmp_path, connect, thing):
@@ -236,3 +253,34 @@ def test_the_service_credential_still_works_on_the_plain_listener(cloud):
 
     assert client.code == mqtt.ACCEPTED
     client.close()
+
+
+def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
+    from localcloud.testing import LocalCloud
+
+    thing = new_thing()
+    maker = MakerCA()
+    with LocalCloud(state_dir=tmp_path / "state", things=new_thing.prefix) as cloud:
+        bundle = provision(cloud, tmp_path / "bundle", thing)
+        revoked = provision(cloud, tmp_path / "revoked", new_thing())
+        cloud.client("iot").update_certificate(certificateId=revoked.certificate_id,
+                                               newStatus="REVOKED")
+        ca_id = cloud.client("iot").register_ca_certificate(
+            caCertificate=maker.pem, setAsActive=True,
+            allowAutoRegistration=True)["certificateId"]
+        ca_before = cloud.ca_path.read_bytes()
+
+        cloud.restart()
+
+        assert cloud.ca_path.read_bytes() == ca_before
+        client = TlsClient(cloud, thing, bundle)
+        assert client.code == mqtt.ACCEPTED
+        client.close()
+        assert TlsClient(cloud, thing, revoked).code == mqtt.REFUSED_NOT_AUTHORIZED
+        iot = cloud.client("iot")
+        assert iot.describe_thing(thingName=thing)["thingTypeName"] == "smartlight"
+        assert [(c["certificateId"], c["status"]) for c in
+                iot.list_ca_certificates()["certificates"]] == [(ca_id, "ACTIVE")]
+        # JITR still works with the CA registered before the restart.
+        jitr = maker.device(tmp_path / "jitr", new_thing())
+        assert TlsClient(cloud, jitr.cert.name.split(".")[0], jitr).code == DROPPED

@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,9 @@ def pem(cert: x509.Certificate) -> str:
 class MakerCA:
     """A device maker's own CA, signing device certificates (JITP, JITR)."""
 
-    def __init__(self, name: str = "Maker CA") -> None:
+    def __init__(self, name: str | None = None) -> None:
+        # Unique names: a TLS stack looks trusted CAs up by subject name.
+        name = name or f"Maker CA {uuid.uuid4().hex[:8]}"
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.datetime.now(datetime.UTC)
@@ -114,7 +117,8 @@ class TlsClient:
 
     def __init__(self, cloud: LocalCloud, client_id: str, bundle: Bundle, *,
                  username: str | None = None, password: str | None = None,
-                 keepalive: int = 60, tls_version: ssl.TLSVersion | None = None) -> None:
+                 keepalive: int = 60, tls_version: ssl.TLSVersion | None = None,
+                 will: tuple[str, bytes] | None = None) -> None:
         self.decoder = mqtt.Decoder()
         self.pending: list[mqtt.Packet] = []
         self.held: list[mqtt.Packet] = []
@@ -126,8 +130,10 @@ class TlsClient:
             if tls_version is not None:
                 context.maximum_version = tls_version
             self.sock = context.wrap_socket(raw, server_hostname=cloud.mqtts_host)
+            will_topic, will_payload = will or (None, b"")
             self.sock.sendall(mqtt.connect(client_id, keepalive=keepalive, username=username,
-                                           password=password))
+                                           password=password, will_topic=will_topic,
+                                           will_payload=will_payload, will_qos=1 if will else 0))
             connack = self.read()
         except ssl.SSLError:
             # TLS 1.3: the server's verdict on the client certificate arrives as an alert on
