@@ -14,6 +14,8 @@ import pytest
 from firmware.sim.fleet import Fleet, SimLight
 from localcloud.cloud import CLAIM_POLICY, DEVICE_POLICY, FLEET_TEMPLATE_NAME, SERIALS_TABLE
 from localcloud.testing import LocalCloud, ThingNames, eventually
+from localcloud.tests.test_just_in_time import JITP_TEMPLATE, register_ca
+from localcloud.tests.tls import MakerCA
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +91,30 @@ def test_a_light_without_a_valid_certificate_is_refused(cloud, tmp_path):
     with Fleet.from_device_dir(folder, log=lines.append) as fleet:
         eventually(lambda: any("cloud: connect failed" in line for line in lines), timeout=15)
         assert not fleet.lights[thing].connected
+
+
+@pytest.mark.parametrize("kind", ["JITP", "JITR"])
+def test_a_light_with_a_makers_certificate_connects_after_just_in_time_registration(
+    cloud, tmp_path, kind
+):
+    # The maker's CA signed the light's certificate; AWS IoT drops its first connection while
+    # it registers the certificate (JITP applies the CA's template, JITR leaves activation to
+    # a Lambda). The firmware needs nothing special: it backs off and connects again.
+    maker = MakerCA()
+    register_ca(cloud, maker, template=JITP_TEMPLATE if kind == "JITP" else None)
+    thing = new_thing()
+    made = maker.device(tmp_path / "maker", thing)
+    folder = write_bundle(cloud, tmp_path / thing, thing, {
+        "certificate.pem.crt": made.cert.read_text(),
+        "private.pem.key": made.key.read_text(),
+    })  # fmt: skip
+    lines: list[str] = []
+    with Fleet.from_device_dir(folder, log=lines.append) as fleet:
+        assert fleet.wait_connected(30), "\n".join(lines[-10:])
+        desire(cloud, thing, {"color": "#ff00ff", "brightness": 255, "transition_ms": 0})
+        assert fleet.lights[thing].wait_for(lambda px: px[0] == [255, 0, 255], 10)
+    assert any("cloud: connect failed" in line or "link lost" in line for line in lines)
+    assert cloud.client("iot").describe_thing(thingName=thing)["thingTypeName"] == "smartlight"
 
 
 def made_serial(cloud) -> str:
