@@ -16,9 +16,10 @@ import wifimgr
 MIN_MICROPYTHON = (1, 22)
 
 
-def check_runtime(log):
+def check_runtime(log, impl=None):
     """Log the runtime and whether this firmware supports it; False when it does not."""
-    impl = sys.implementation
+    if impl is None:
+        impl = sys.implementation
     version = tuple(impl.version[:2])
     name = impl.name + " " + ".".join([str(v) for v in impl.version[:3]])
     if impl.name == "micropython" and version < MIN_MICROPYTHON:

@@ -275,3 +275,14 @@ def test_the_power_budget_defaults_to_850_ma_minus_the_boards_draw(logic):
         "unlimited": 0,
         "default_max_ma": 850,
     }
+
+
+def test_the_runtime_is_checked_at_boot_with_a_clear_log_line(logic):
+    v = value(logic, "the runtime is checked at boot with a clear log line")
+    assert v["results"] == [False, True, True]
+    assert v["lines"] == [
+        "runtime: micropython 1.21.0 is too old: this firmware needs MicroPython 1.22 or newer",
+        "runtime: micropython 1.24.1 supported",
+        "runtime: cpython 3.11.7 supported",
+    ]
+    assert v["boot"].startswith("runtime: ") and v["boot"].endswith(" supported")

@@ -693,4 +693,20 @@ def _():
     }
 
 
+class Impl:
+    def __init__(self, name, version):
+        self.name = name
+        self.version = version
+
+
+@check("the runtime is checked at boot with a clear log line")
+def _():
+    del LOG[:]
+    old = board.check_runtime(log, Impl("micropython", (1, 21, 0, "")))
+    new = board.check_runtime(log, Impl("micropython", (1, 24, 1, "")))
+    cpython = board.check_runtime(log, Impl("cpython", (3, 11, 7, "final", 0)))
+    make_device()
+    return {"results": [old, new, cpython], "lines": LOG[:3], "boot": LOG[3]}
+
+
 hostcheck.done()
