@@ -103,7 +103,17 @@ class Device:
             self.client.publish_nowait(topic, payload)
 
     def on_message(self, topic, msg):
-        self.shadow.handle(topic, msg, self.now)
+        now = ticks_ms()
+        self.shadow.handle(topic, msg, now)
+        self.show_changes(now)
+
+    def show_changes(self, now):
+        if self.light.changes != self.seen_changes:
+            self.seen_changes = self.light.changes
+            self.saver.changed(now)
+            # A new look goes out as the message is handled, not at the next frame slot.
+            self.renderer.frame(now)
+            self.next_frame = ticks_add(now, self.frame_ms)
 
     async def link(self):
         """The cloud link, forever: (provision,) connect, follow the shadow, back off, again."""
@@ -240,12 +250,7 @@ class Device:
             self.last_cloud = now
             if self.shadow.synced:
                 self.report_telemetry(now)
-        if self.light.changes != self.seen_changes:
-            self.seen_changes = self.light.changes
-            self.saver.changed(now)
-            # A new look goes out on this pass, not at the next frame slot up to frame_ms later.
-            self.renderer.frame(now)
-            self.next_frame = ticks_add(now, self.frame_ms)
+        self.show_changes(now)
         try:
             self.saver.poll(now, self.light.state)
         except Exception as e:  # a full or failing flash must not stop the light

@@ -71,7 +71,10 @@ def test_the_frame_loop_keeps_its_rate_through_broker_trouble_and_the_light_resy
     v = value(link, "the frame loop keeps its rate while the broker drops, stalls and black-holes")
     assert v["frame_ms"] == 20
     outage = v[kind]
-    assert outage["fps"] >= 40  # 50 fps scheduled; waits on the network never held a frame
+    # 50 fps scheduled; waits on the network never held a frame: the loop runs as fast as
+    # with a healthy link measured the same way in the same run (the host may be loaded)
+    assert v["healthy_fps"] >= 20
+    assert outage["fps"] >= v["healthy_fps"] * 3 // 4
     assert outage["online"] is True
     if kind == "delay":
         assert outage["reconnected"] is False  # late answers inside the timeout are fine

@@ -207,6 +207,12 @@ async def _():
         await wait(d.online, what="online")
         BROKER.send(T.get_accepted, get_accepted({"color": "#ff0000"}))
         await wait(lambda: BROKER.sent(T.update), what="report")
+        # The same length of healthy link first: the rate this host gives the loop right now.
+        before = d.renderer.strip.writes
+        start = ticks_ms()
+        await mqtt.sleep_ms(600)
+        took = ticks_diff(ticks_ms(), start)
+        out["healthy_fps"] = (d.renderer.strip.writes - before) * 1000 // took
         for kind in ("drop", "black hole", "delay"):
             connects = len(BROKER.connects)
             frames, took = await outage(d, kind, 600)
