@@ -118,10 +118,12 @@ async def until(cond, ms, what):
     missing or broken on some ports (the WebAssembly port's never returns when the awaited
     coroutine finishes first)."""
     start = ticks_ms()
+    pause = 0  # 0, 1, 3, 7 ms, then every POLL_MS: what is ready at once costs one yield
     while not cond():
         if ticks_diff(ticks_ms(), start) >= ms:
             raise Timeout("no " + what + " within " + str(ms) + " ms")
-        await sleep_ms(POLL_MS)
+        await sleep_ms(pause)
+        pause = pause * 2 + 1 if pause < POLL_MS else POLL_MS
 
 
 async def within(coro, ms, what):
