@@ -112,6 +112,10 @@ def test_it_writes_the_image_uploads_everything_main_last_and_verifies(board, tm
     writes = [c for c in board["repl"].executed if c.startswith("import os, binascii\nf = open(")]
     assert writes[-1] == "import os, binascii\nf = open('/main.py.tmp', 'wb')"
     out = capsys.readouterr().out
+    # what esptool.main was given, in order, as the tool logs it
+    assert [line for line in out.splitlines() if line.startswith("esptool --chip")] == [
+        "esptool " + " ".join(argv) for argv in runs
+    ]
     assert f"[{len(uploads)}/{len(uploads)}] /main.py" in out
     assert f"verified {len(uploads)} files (size and SHA-256)" in out
 
