@@ -1,11 +1,12 @@
-"""Build build/schedule_lambda.zip: the schedule handler for the AWS Lambda Python runtime.
+"""Build build/lambda.zip: every Lambda of the system for the AWS Lambda Python runtime.
 
-The handler needs only boto3, which the runtime provides, so the zip holds one file. Entries get
-a fixed timestamp and mode so the same source always gives the same bytes (and the same
-CodeSha256, so a redeploy without changes is a no-op).
+The handlers need only boto3, which the runtime provides, so the zip holds the modules of this
+directory and nothing else; the stack points each function at its own module (handler settings
+schedule_handler.handler, provisioning_hook.handler, jitr_handler.handler). Entries get a fixed
+timestamp and mode so the same source always gives the same bytes (and the same CodeSha256, so
+a redeploy without changes is a no-op).
 
 Usage: python lambda/build.py [output.zip]
-Handler setting: schedule_handler.handler
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FILES = ["schedule_handler.py"]
+FILES = sorted(path.name for path in HERE.glob("*.py") if path.name != "build.py")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -31,7 +32,7 @@ def build(output: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    output = Path(argv[1]) if len(argv) > 1 else HERE.parent / "build" / "schedule_lambda.zip"
+    output = Path(argv[1]) if len(argv) > 1 else HERE.parent / "build" / "lambda.zip"
     path = build(output)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0

@@ -21,7 +21,9 @@ def test_it_builds_a_zip_with_the_handler(tmp_path):
     )
     assert "wrote" in done.stdout
     with zipfile.ZipFile(output) as archive:
-        assert archive.namelist() == ["schedule_handler.py"]
+        modules = sorted(p.name for p in LAMBDA_DIR.glob("*.py") if p.name != "build.py")
+        assert "schedule_handler.py" in modules
+        assert archive.namelist() == modules
         assert (
             archive.read("schedule_handler.py") == (LAMBDA_DIR / "schedule_handler.py").read_bytes()
         )
