@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import boto3
 import pytest
 import yaml
-from moto import mock_aws
 from moto.cloudformation.parsing import get_model_map
 
 from deploy import env as deploy_env
@@ -64,19 +61,6 @@ def parameters(environment: str) -> list[dict]:
 
 def moto_supports(resource_type: str) -> bool:
     return resource_type in get_model_map()
-
-
-@pytest.fixture
-def account():
-    with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket="smartlight-code")
-        package = io.BytesIO()
-        with zipfile.ZipFile(package, "w") as archive:
-            for name in ("schedule_handler.py", "provisioning_hook.py", "jitr_handler.py"):
-                archive.writestr(name, "def handler(event, context):\n    return None\n")
-        s3.put_object(Bucket="smartlight-code", Key="lambda.zip", Body=package.getvalue())
-        yield boto3.client("cloudformation", region_name=REGION)
 
 
 def deploy(cloudformation, environment: str) -> dict[str, str]:
