@@ -18,9 +18,8 @@ import pathspec
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ignore_spec(root: Path = ROOT) -> pathspec.PathSpec:
-    lines = (root / ".ebignore").read_text().splitlines()
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+def ignore_spec(root: Path = ROOT) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines((root / ".ebignore").read_text().splitlines())
 
 
 def bundle_files(root: Path = ROOT) -> Iterator[str]:
