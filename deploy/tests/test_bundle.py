@@ -146,12 +146,17 @@ def unpacked(built, tmp_path_factory, fake_aws) -> tuple[Path, dict[str, str]]:
         "BEAT_STATE_DIR": str(app / "beat"),
         "PORT": str(free_port()),
     }
+    # What .ebextensions sets for every process (PYTHONPATH is the unpacked bundle here).
+    options = yaml.safe_load((app / ".ebextensions" / "01_django.config").read_text())
+    for name, value in options["option_settings"][
+            "aws:elasticbeanstalk:application:environment"].items():
+        if name != "PYTHONPATH":
+            env[name] = str(value)
     for service in ("SQS", "DYNAMODB", "SECRETSMANAGER", "SESV2", "EVENTS", "SCHEDULER", "IOT",
                     "IOT_DATA"):
         env[f"AWS_ENDPOINT_{service}"] = fake_aws
 
-    commands = yaml.safe_load((app / ".ebextensions" / "01_django.config").read_text())[
-        "container_commands"]
+    commands = options["container_commands"]
     for name, command in sorted(commands.items()):
         # On the instance: source /var/app/venv/*/bin/activate && python manage.py ...
         line = command["command"].split("&&", 1)[1].strip()
