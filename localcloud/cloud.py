@@ -243,7 +243,7 @@ IOT_COOKIE_TABLE = "iot_cookie"
 
 
 def provision_resources(endpoint: str) -> None:
-    """Create what `.ebextensions/02_resources.config` creates in AWS (moto keeps nothing
+    """Create what the stack `deploy/smartlight.yaml` creates in AWS (moto keeps nothing
     across restarts): the `iot_cookie` table, partition key `user_id` (String), on demand."""
     import boto3
 

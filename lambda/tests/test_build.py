@@ -12,7 +12,7 @@ from .conftest import LAMBDA_DIR
 
 
 def test_it_builds_a_zip_with_the_handler(tmp_path):
-    output = tmp_path / "schedule_lambda.zip"
+    output = tmp_path / "lambda.zip"
     done = subprocess.run(
         [sys.executable, str(LAMBDA_DIR / "build.py"), str(output)],
         capture_output=True,
