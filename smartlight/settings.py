@@ -297,6 +297,8 @@ MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:18830")
 CELERY_BROKER_URL = env_str(
     "CELERY_BROKER_URL", "sqs://" if AWS_MODE == "aws" else "filesystem://localhost//"
 )
+# The stack's SQS queue (with its dead-letter queue): nothing to create, list or guess.
+CELERY_QUEUE_URL = env_str("CELERY_QUEUE_URL")
 _celery_dir = Path(env_str("CELERY_FS_DIR", str(BASE_DIR / "var" / "celery")))
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -311,8 +313,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith("sqs://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"region": AWS_REGION, "queue_name_prefix": "smartlight-"}
-    # The stack's queue (with its dead-letter queue): nothing to create, list or guess.
-    CELERY_QUEUE_URL = env_str("CELERY_QUEUE_URL")
     if CELERY_QUEUE_URL:
         CELERY_BROKER_TRANSPORT_OPTIONS = {
             "region": AWS_REGION,
