@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,21 @@ def test_the_fleet_template_body_is_deploy_fleet_template_json():
         shared.read_text().replace("${DevicePolicyName}", "smartlight-prod-device")
     )
     assert filled == expected
+
+
+@pytest.mark.parametrize("logical, name", [("DevicePolicy", "device-policy.json"),
+                                           ("ClaimPolicy", "claim-policy.json")])
+def test_the_iot_policies_are_those_in_deploy(logical, name):
+    """deploy/<name>.json (what localcloud enforces) scoped to the stack's region and account."""
+    shared = ROOT / "deploy" / name
+    if not shared.exists():
+        pytest.skip(f"deploy/{name} is not in this tree yet")
+    document = json.dumps(template()["Resources"][logical]["Properties"]["PolicyDocument"])
+    document = re.sub(r'\{"Fn::Sub": ("(?:[^"\\]|\\.)*")\}', r"\1", document)
+    document = (document.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "*")
+                .replace("${AWS::AccountId}", "*").replace("${!", "${")
+                .replace("smartlight-${EnvironmentName}-fleet", "${TemplateName}"))
+    assert json.loads(document) == json.loads(shared.read_text())
 
 
 def test_outputs_map_one_to_one_onto_settings_and_environment_options():
