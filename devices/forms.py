@@ -79,6 +79,11 @@ class DeviceForm(PlainTextForm, forms.ModelForm):
         self.fields["room"].required = False
         self.fields["room"].empty_label = "No room"
         self.fields["room"].to_field_name = "code"
+        # The menu's values are room codes, but a model form's initial value is the room's
+        # primary key; without this the light's own room is not selected and saving the form
+        # as shown would take the light out of its room.
+        if self.instance.room_id is not None:
+            self.initial["room"] = self.instance.room.code
 
 
 class SceneForm(PlainTextForm, forms.Form):

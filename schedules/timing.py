@@ -36,6 +36,7 @@ WEEKLY = "weekly"
 CRON = "cron"
 SUNRISE = "sunrise"
 SUNSET = "sunset"
+NO_LOCATION = "Sunrise and sunset need the home's location: set its latitude and longitude."
 KINDS = (ONCE, WEEKLY, CRON, SUNRISE, SUNSET)
 SUN_KINDS = (SUNRISE, SUNSET)
 
@@ -150,10 +151,7 @@ def validate(trigger: Trigger, now: dt.datetime) -> None:
         validate_cron(trigger.cron)
     else:
         if trigger.latitude is None or trigger.longitude is None:
-            raise TriggerError(
-                "trigger",
-                "Sunrise and sunset need the home's location: set its latitude and longitude.",
-            )
+            raise TriggerError("trigger", NO_LOCATION)
         if not -720 <= trigger.offset_minutes <= 720:
             raise TriggerError("offset_minutes", "The offset is at most 12 hours either way.")
         if not next_runs(trigger, now, 1):

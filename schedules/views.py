@@ -53,7 +53,8 @@ def schedule_new(request: HttpRequest) -> HttpResponse:
         schedule = actions.do_create_schedule(home, form.cleaned_schedule)
         messages.success(request, f"Schedule “{schedule.name}” saved.")
         return redirect("schedule_list")
-    return render(request, "schedules/form.html", {"form": form, "home": home, "schedule": None})
+    return render(request, "schedules/form.html", {"form": form, "home": home, "schedule": None,
+                                                  "no_location": timing.NO_LOCATION})
 
 
 @login_required
@@ -66,7 +67,8 @@ def schedule_edit(request: HttpRequest, code) -> HttpResponse:
         messages.success(request, f"Schedule “{schedule.name}” saved.")
         return redirect("schedule_list")
     return render(
-        request, "schedules/form.html", {"form": form, "home": home, "schedule": schedule}
+        request, "schedules/form.html", {"form": form, "home": home, "schedule": schedule,
+                                     "no_location": timing.NO_LOCATION}
     )
 
 
@@ -107,6 +109,9 @@ def schedule_preview(request: HttpRequest) -> HttpResponse:
         runs = timing.next_runs(trigger, now, 5)
     except timing.TriggerError as exc:
         error = exc.reason
+    if error == timing.NO_LOCATION:
+        # The form says so once, beside the offset; the preview does not repeat it.
+        return HttpResponse("")
     return render(
         request,
         "schedules/_preview.html",

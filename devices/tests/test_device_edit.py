@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from devices.models import Device, Room
 
 
@@ -63,3 +65,19 @@ def test_removing_a_light_marks_every_members_iot_cookie_item_stale(client_for, 
     before = versions()
     client_for(alice).post(f"/lights/{light.code}/delete/")
     assert all(after > was for after, was in zip(versions(), before, strict=True))
+
+
+def test_the_rename_form_shows_the_light_in_its_own_room(client_for, bob, light):
+    page = client_for(bob).get(f"/lights/{light.code}/").content.decode()
+    selected = re.search(r'<option value="([^"]*)" selected>([^<]*)</option>', page)
+    assert selected is not None, "no room is selected"
+    assert selected.groups() == (str(light.room.code), "Living room")
+
+
+def test_renaming_a_light_as_the_form_shows_it_keeps_its_room(client_for, bob, light):
+    client = client_for(bob)
+    page = client.get(f"/lights/{light.code}/").content.decode()
+    room = re.search(r'<option value="([^"]*)" selected>', page).group(1)
+    client.post(f"/lights/{light.code}/", {"name": "Reading strip", "room": room})
+    light.refresh_from_db()
+    assert (light.name, light.room.name) == ("Reading strip", "Living room")

@@ -67,8 +67,16 @@ def test_it_shows_an_error_for_sunset_without_a_location(client_for, bob, lamp):
     response = client_for(bob).post(
         reverse("schedule_new"), form(lamp, trigger="sunset", offset_minutes="0")
     )
-    assert "need the home&#x27;s location" in response.content.decode()
+    assert response.content.decode().count("need the home&#x27;s location") == 1
     assert not Schedule.objects.exists()
+
+
+def test_the_new_form_says_once_that_the_home_has_no_location(client_for, bob, lamp):
+    page = client_for(bob).get(reverse("schedule_new")).content.decode()
+    assert page.count("need the home&#x27;s location") == 1
+    preview = client_for(bob).post(reverse("schedule_preview"),
+                                   {"trigger": "sunset", "offset_minutes": "0"})
+    assert "location" not in preview.content.decode()
 
 
 def test_it_refuses_a_light_of_another_home(client_for, bob, lamp, charlies_lamp):

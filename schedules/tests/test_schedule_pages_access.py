@@ -121,3 +121,12 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, make_schedule, lamp, ro
         for method, url, data in requests_on(schedule, lamp, room):
             response = getattr(client, method)(url, data or {})
             assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_viewer_opening_a_new_schedule_gets_the_portals_own_page(client_for, vera, lamp):
+    response = client_for(vera).get(reverse("schedule_new"))
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "css/app.css" in page
+    assert "This needs the member role" in page
+    assert "Back to the lights" in page
