@@ -19,7 +19,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts import iot_cookie
-from accounts.models import ApiToken, Home, Invitation, Membership, Role, User
+from accounts.models import (
+    INVITATION_TTL,
+    ApiToken,
+    Home,
+    Invitation,
+    Membership,
+    Role,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +58,15 @@ def ensure_own_home(user: User) -> Home | None:
 
     "First" is judged by membership rather than by `last_login`: a user who has no home at all
     (never had one, or left every home) gets one, so nobody signs in to a portal with nothing
-    in it.
+    in it. Someone invited into a home (an open invitation to their address) gets none: they
+    are about to join that home, and a second, empty one would only be in the way.
     """
     if Membership.objects.filter(user=user).exists():
+        return None
+    if user.email and Invitation.objects.filter(
+        email__iexact=user.email, accepted__isnull=True,
+        created__gt=timezone.now() - INVITATION_TTL,
+    ).exists():
         return None
     local = user.email.split("@", 1)[0] if user.email else "My"
     return do_create_home(user, f"{local}'s home")

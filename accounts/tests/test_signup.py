@@ -50,3 +50,28 @@ def test_it_rejects_mismatched_passwords(client, db):
     assert response.status_code == 200
     assert b"same password" in response.content
     assert not User.objects.filter(email="erin@example.com").exists()
+
+
+def test_an_invited_person_signing_up_gets_no_empty_home_of_their_own(client, alice, home):
+    from accounts.models import Invitation
+
+    Invitation.objects.create(home=home, email="Erin@example.com", invited_by=alice)
+    client.post("/accounts/signup/", {"email": "erin@example.com", "password1": "lamp-post-42x",
+                                      "password2": "lamp-post-42x"})
+    user = User.objects.get(email="erin@example.com")
+    assert not Membership.objects.filter(user=user).exists()
+
+
+def test_a_person_whose_invitation_expired_gets_their_own_home(client, alice, home):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Invitation
+
+    Invitation.objects.create(home=home, email="erin@example.com", invited_by=alice,
+                              created=timezone.now() - timedelta(days=8))
+    client.post("/accounts/signup/", {"email": "erin@example.com", "password1": "lamp-post-42x",
+                                      "password2": "lamp-post-42x"})
+    membership = Membership.objects.get(user__email="erin@example.com")
+    assert membership.home.name == "erin's home"
