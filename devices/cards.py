@@ -24,37 +24,40 @@ aria-label="What {name} shows"></div>
     <h3 id="light-name-{code}">{name}</h3>
     <span class="status {status_class}" data-role="status">{status}</span>
     <span class="pending-badge" data-role="pending" {pending_hidden} \
-title="Waiting for the light to show the change">pending</span>
+title="Waiting for the light to show the change">{pending_text}</span>
   </header>
   <p class="light-meta muted">
-    <span data-role="last-seen" data-ts="{last_seen_iso}">{last_seen}</span>
-    · <span data-role="shown">{shown}</span>
+    <span data-role="last-seen" data-ts="{last_seen_iso}" {seen_hidden}>{last_seen}</span>
+    <span data-role="shown">{shown}</span>
   </p>
   <form method="post" action="{state_url}" class="controls" data-role="controls">
     <input type="hidden" name="csrfmiddlewaretoken" value="{csrf_token}">
     <fieldset {disabled}>
       <legend class="visually-hidden">Controls of {name}</legend>
       <label class="switch">
-        <input type="checkbox" name="on" value="true" data-control="on" {checked} {disabled}>
+        <input type="checkbox" name="on" value="true" data-control="on" {checked} {disabled} \
+aria-label="{name} on">
         <span>On</span>
       </label>
       <label class="control">
         <span>Brightness <output data-role="brightness-out">{brightness} %</output></span>
         <input type="range" name="brightness" min="0" max="100" step="1" value="{brightness}" \
-data-control="brightness" {disabled}>
+data-control="brightness" aria-label="Brightness of {name} (percent)" {disabled}>
       </label>
       <label class="control control-color">
         <span>Colour</span>
-        <input type="color" name="color" value="{color}" data-control="color" {disabled}>
+        <input type="color" name="color" value="{color}" data-control="color" \
+aria-label="Colour of {name}" {disabled}>
       </label>
       <label class="control">
         <span>Effect</span>
-        <select name="effect" data-control="effect" {disabled}>{effect_options}</select>
+        <select name="effect" data-control="effect" aria-label="Effect of {name}" {disabled}>\
+{effect_options}</select>
       </label>
       <label class="control">
         <span>Speed</span>
         <input type="range" name="speed" min="0" max="255" step="1" value="{speed}" \
-data-control="speed" {disabled}>
+data-control="speed" aria-label="Speed of {name}" {disabled}>
       </label>
       <noscript><button type="submit" class="small">Apply</button></noscript>
     </fieldset>
@@ -101,8 +104,12 @@ def light_card(card: dict[str, Any], csrf_token: str, can_control: bool) -> Safe
         status="Online" if live["connected"] else "Offline",
         pending_hidden="" if live["pending"] else "hidden",
         last_seen_iso=live["last_seen"] or "",
-        last_seen=(f"seen {timesince(device.last_seen)} ago" if device.last_seen
+        # Last seen matters only while the light is away: an online light is seen right now.
+        seen_hidden="hidden" if live["connected"] else "",
+        last_seen=("" if live["connected"] else
+                   f"last seen {timesince(device.last_seen)} ago" if device.last_seen
                    else "never seen"),
+        pending_text="pending" if live["connected"] else "applies when the light is back",
         shown=card["shown_text"],
         state_url=card["state_url"],
         csrf_token=csrf_token,

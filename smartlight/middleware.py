@@ -1,4 +1,4 @@
-"""Middleware that runs before the rest: the load balancer's health check and request ids."""
+"""Middleware: the load balancer's health check, request ids, and signed-out script requests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
 
 from smartlight import logs, views
 
@@ -71,3 +73,41 @@ class RequestIdMiddleware:
             return response
         finally:
             logs.request_id.reset(token)
+
+
+class SignedOutMiddleware:
+    """A script's request (fetch asking for JSON, or htmx) from someone no longer signed in
+    gets 401 rather than a redirect to the sign-in page.
+
+    fetch() and htmx follow a redirect silently and receive the sign-in page's HTML, which the
+    page cannot use: a switch flipped after signing out in another tab would do nothing
+    without a word. A 401 lets the page say so and offer the sign-in link.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 302 or not _from_a_script(request):
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if not response.get("Location", "").startswith(login):
+            return response
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return response
+        signed_out = JsonResponse(
+            {"errors": [{"field": "session", "reason": SIGNED_OUT}], "login_url": login},
+            status=401,
+        )
+        signed_out["WWW-Authenticate"] = 'Session realm="portal"'
+        return signed_out
+
+
+SIGNED_OUT = "You are signed out (perhaps in another window). Sign in again to go on."
+
+
+def _from_a_script(request: HttpRequest) -> bool:
+    return ("application/json" in request.headers.get("Accept", "")
+            or request.headers.get("HX-Request") == "true")

@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "smartlight.middleware.SignedOutMiddleware",
     "accounts.middleware.CurrentHomeMiddleware",
 ]
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 from django.utils import timezone
@@ -44,13 +46,15 @@ def test_it_shows_offline_lights_with_last_seen(client_for, alice, light):
 def test_a_viewer_sees_disabled_controls(client_for, vera, light):
     page = client_for(vera).get("/").content.decode()
     assert "view only" in page or "but not change them" in page
-    assert 'data-control="on" checked disabled' in page
+    switch = re.search(r'<input [^>]*data-control="on"[^>]*>', page).group(0)
+    assert " checked " in switch and " disabled" in switch
     assert "Save the current look" not in page and "Add a room" not in page
 
 
 def test_a_member_sees_enabled_controls(client_for, bob, light):
     page = client_for(bob).get("/").content.decode()
-    assert 'data-control="on" checked >' in page
+    switch = re.search(r'<input [^>]*data-control="on"[^>]*>', page).group(0)
+    assert " checked " in switch and "disabled" not in switch
     assert "Save the current look" in page and "Add a room" in page
 
 
@@ -172,3 +176,30 @@ def test_names_and_reported_values_are_escaped(client_for, alice, light):
     page = client_for(alice).get("/").content.decode()
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+
+def test_an_online_light_does_not_say_when_it_was_last_seen(client_for, alice, light):
+    light.connected = True
+    light.last_seen = timezone.now() - timedelta(minutes=2)
+    light.save()
+    page = client_for(alice).get("/").content.decode()
+    assert "Online" in page
+    assert "seen 2" not in page
+
+
+def test_a_change_waiting_for_an_offline_light_says_it_applies_when_the_light_is_back(
+    client_for, alice, light
+):
+    light.connected = False
+    light.desired = {"color": "#00ff00"}
+    light.reported = {"color": "#ff0000"}
+    light.save()
+    page = client_for(alice).get("/").content.decode()
+    assert "applies when the light is back" in page
+
+
+def test_every_control_of_a_light_has_a_name_that_says_which_light(client_for, alice, light):
+    page = client_for(alice).get("/").content.decode()
+    for label in ("Sofa strip on", "Brightness of Sofa strip (percent)", "Colour of Sofa strip",
+                  "Effect of Sofa strip", "Speed of Sofa strip"):
+        assert f'aria-label="{label}"' in page, label

@@ -24,3 +24,25 @@ document.addEventListener("focusin", function (event) {
   var field = event.target;
   if (field.dataset && "selectOnFocus" in field.dataset) field.select();
 });
+
+// A signed-out session (401 from smartlight.middleware.SignedOutMiddleware) or a stale form
+// token (a 403 that is not one of ours) shows the banner with the sign-in link, rather than
+// letting clicks fail without a word.
+window.smartlight = window.smartlight || {};
+window.smartlight.sessionLost = function (status) {
+  var banner = document.getElementById("session-banner");
+  if (!banner) return;
+  if (status === 403) {
+    banner.querySelector("[data-role=session-text]").textContent =
+      "This page is out of date with your session (signed out or in again elsewhere); sign in to go on.";
+  }
+  if (banner.hidden) {
+    banner.hidden = false;
+    document.body.classList.add("session-lost");
+  }
+};
+document.addEventListener("htmx:responseError", function (event) {
+  var xhr = event.detail.xhr;
+  var json = (xhr.getResponseHeader("Content-Type") || "").indexOf("application/json") >= 0;
+  if (xhr.status === 401 || (xhr.status === 403 && !json)) window.smartlight.sessionLost(xhr.status);
+});

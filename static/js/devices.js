@@ -40,9 +40,16 @@
       showError(card, "The network is unreachable; nothing was changed.");
       return;
     }
-    if (response.status === 403) { showError(card, "You may not change this light."); return; }
-    let data = {};
+    if (response.status === 401) { window.smartlight.sessionLost(401); return; }
+    let data = null;
     try { data = await response.json(); } catch (e) { /* an HTML error page */ }
+    if (response.status === 403) {
+      // Ours answers JSON; Django's form-token check answers HTML: the session changed.
+      if (data) showError(card, "You may not change this light.");
+      else window.smartlight.sessionLost(403);
+      return;
+    }
+    data = data || {};
     if (!response.ok) {
       const errors = (data.errors || []).map((e) => e.field + ": " + e.reason);
       showError(card, errors.join("; ") || "That did not work (" + response.status + ").");
@@ -57,11 +64,11 @@
   function since(iso) {
     if (!iso) return "never seen";
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (seconds < 5) return "seen just now";
-    if (seconds < 60) return "seen " + seconds + " s ago";
-    if (seconds < 3600) return "seen " + Math.round(seconds / 60) + " min ago";
-    if (seconds < 86400) return "seen " + Math.round(seconds / 3600) + " h ago";
-    return "seen " + Math.round(seconds / 86400) + " days ago";
+    if (seconds < 5) return "last seen just now";
+    if (seconds < 60) return "last seen " + seconds + " s ago";
+    if (seconds < 3600) return "last seen " + Math.round(seconds / 60) + " min ago";
+    if (seconds < 86400) return "last seen " + Math.round(seconds / 3600) + " h ago";
+    return "last seen " + Math.round(seconds / 86400) + " days ago";
   }
 
   function shownText(s) {
@@ -69,13 +76,40 @@
     return "shows on · " + Math.round((s.brightness || 0) * 100 / 255) + " % · " + s.color + " · " + s.effect;
   }
 
+  // The control under the person's finger or pointer: it never moves while being dragged.
+  let dragging = null;
+  root.addEventListener("pointerdown", (event) => {
+    if (event.target.type === "range") dragging = event.target;
+  });
+  for (const name of ["pointerup", "pointercancel"]) {
+    window.addEventListener(name, () => { dragging = null; });
+  }
+
+  function followable(control, key) {
+    if (!control || control === dragging) return null;
+    if (Date.now() - (touched.get(key) || 0) < HOLD_MS) return null;
+    return control;
+  }
+
   function held(card, name) {
     const control = card.querySelector("[data-control=" + name + "]");
-    if (!control) return null;
-    const at = touched.get(card.dataset.code + ":" + name) || 0;
-    if (document.activeElement === control && control.type === "range") return null;
-    if (Date.now() - at < HOLD_MS) return null;
-    return control;
+    return followable(control, card.dataset.code + ":" + name);
+  }
+
+  // A room's slider shows the mean brightness of its lights, as the page first drew it.
+  const brightnessOf = new Map();
+  function followRooms() {
+    for (const section of root.querySelectorAll("section.room")) {
+      const slider = section.querySelector(".room-brightness input[type=range]");
+      const key = "room:" + section.id;
+      if (!followable(slider, key)) continue;
+      const levels = [...section.querySelectorAll(".light")]
+        .map((card) => brightnessOf.get(card.dataset.code))
+        .filter((v) => v !== undefined);
+      if (!levels.length) continue;
+      const mean = Math.round(levels.reduce((a, b) => a + b, 0) / levels.length);
+      if (String(slider.value) !== String(mean)) slider.value = mean;
+    }
   }
 
   function draw(d, fromOwnChange) {
@@ -88,10 +122,14 @@
     status.className = "status " + (d.connected ? "online" : "offline");
     const pending = card.querySelector("[data-role=pending]");
     pending.hidden = d.pending.length === 0;
+    pending.textContent = d.connected ? "pending" : "applies when the light is back";
     pending.title = d.pending.length ? "Waiting for the light to show: " + d.pending.join(", ") : "";
+    // Last seen matters only while the light is away: an online light is seen right now.
     const seen = card.querySelector("[data-role=last-seen]");
     seen.dataset.ts = d.last_seen || "";
-    seen.textContent = since(d.last_seen);
+    seen.textContent = d.connected ? "" : since(d.last_seen);
+    seen.hidden = d.connected;
+    brightnessOf.set(d.code, d.look.brightness);
     card.querySelector("[data-role=shown]").textContent = shownText(d.shown);
     card.querySelector("[data-role=strip]").style.background = d.strip;
     if (fromOwnChange) return;
@@ -114,6 +152,8 @@
 
   root.addEventListener("input", (event) => {
     const input = event.target;
+    const light = input.closest(".light");
+    if (light && input.dataset.control) touched.set(light.dataset.code + ":" + input.dataset.control, Date.now());
     if (input.dataset.control === "brightness") {
       const out = input.closest(".light").querySelector("[data-role=brightness-out]");
       if (out) out.textContent = input.value + " %";
@@ -132,6 +172,7 @@
     }
     const roomForm = input.closest("form.js-post");
     if (roomForm && input.dataset.send === "change") {
+      touched.set("room:" + input.closest("section.room").id, Date.now());
       const body = new FormData();
       body.append(input.name, input.value);
       post(roomForm.action, body, null);
@@ -150,9 +191,11 @@
   async function poll() {
     try {
       const response = await fetch(liveUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (response.status === 401) { window.smartlight.sessionLost(401); return; }
       if (response.ok) {
         const data = await response.json();
         data.devices.forEach((d) => draw(d, false));
+        followRooms();
       }
     } catch (e) { /* offline for a moment: try again on the next tick */ }
     window.setTimeout(poll, document.hidden ? pollMs * 5 : pollMs);
