@@ -64,7 +64,8 @@ def do_set_desired(device: Device, changes: Mapping[str, Any]) -> dict[str, Any]
     shadow.update_desired(device.thing_name, clean, device.reported)
     # Merge into the cache with one UPDATE of this row only: the consumer may be writing the
     # same row from a shadow document; its newer version wins the next time it runs.
-    device.desired = {**(device.desired or {}), **clean}
+    merged = {**(device.desired or {}), **contract.shadow_desired(clean)}
+    device.desired = {key: value for key, value in merged.items() if value is not None}
     device.changed = timezone.now()
     device.save(update_fields=["desired", "changed"])
     return clean

@@ -122,7 +122,10 @@ class Device(models.Model):
         """What the controls show: the desired value where one is set, else the reported one."""
         state = dict(DEFAULT_LOOK)
         state.update(contract_values(self.reported))
-        state.update(contract_values(self.desired))
+        desired = contract_values(self.desired)
+        if "color" in desired and "color_temp_k" not in desired:
+            state.pop("color_temp_k", None)  # a colour asked since the white: it wins
+        state.update(desired)
         return state
 
     @property

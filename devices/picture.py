@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smartlight import contract
+
 OFF_COLOR = "#1b1b1f"
 # More stops than this are invisible in a card a few hundred pixels wide.
 MAX_STOPS = 24
@@ -48,7 +50,9 @@ def strip_pixels(state: Mapping[str, Any], led_count: int) -> list[str]:
         return [OFF_COLOR] * count
     brightness = state.get("brightness", 128)
     brightness = brightness if isinstance(brightness, int) else 128
-    base = _parse_color(state.get("color"))
+    kelvin = state.get("color_temp_k")
+    base = (contract.white_rgb(kelvin) if isinstance(kelvin, int) and kelvin
+            else _parse_color(state.get("color")))
     effect = str(state.get("effect", "solid")).lower()
     pixels = []
     for i in range(count):

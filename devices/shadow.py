@@ -129,7 +129,7 @@ def update_desired(
     clean = contract.validate_desired(
         desired, max_transition_ms=max_transition_ms, effects=contract.effects_of(reported)
     )
-    document: dict[str, Any] = {"state": {"desired": clean}}
+    document: dict[str, Any] = {"state": {"desired": contract.shadow_desired(clean)}}
     if version is not None:
         document["version"] = version
     if client_token is not None:

@@ -144,7 +144,7 @@ def handler(
             skipped.append(thing)
             continue
         document = {
-            "state": {"desired": {**desired, **states.get(thing, {})}},
+            "state": {"desired": contract.shadow_desired({**desired, **states.get(thing, {})})},
             "clientToken": token,
         }
         try:

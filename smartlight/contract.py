@@ -14,6 +14,11 @@ Decisions kept here:
   60 s; a schedule may ask for a 15-minute wake-up fade; the device accepts up to 15 minutes.
 - An effect is a short lower-case name; where the light is known, it must be one of the effects
   the light reports (`solid` always exists).
+- Colour or white: `color_temp_k` (2200 to 6500 kelvin) shows a calibrated white instead of
+  `color`. The latest of the two wins: a document that gives `color_temp_k` shows that white
+  (even beside a `color`); a `color` given without it returns the light to its colour. What
+  is written to a shadow clears the other key with a `null` (`shadow_desired`), so desired and
+  reported each hold one of the two, and a delta always carries the switch.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DESIRED_KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
+DESIRED_KEYS = ("on", "brightness", "color", "color_temp_k", "effect", "speed", "transition_ms")
 REPORTED_ONLY_KEYS = (
     "connected", "fw", "led_count", "max_ma", "power_ma", "effects", "rssi", "heap_free",
     "uptime_s",
@@ -32,6 +37,24 @@ REPORTED_ONLY_KEYS = (
 SOLID = "solid"
 
 LEVEL_MIN, LEVEL_MAX = 0, 255  # brightness and speed
+KELVIN_MIN, KELVIN_MAX = 2200, 6500  # color_temp_k: candle-warm to daylight
+WHITE_STEP = 100
+# The RGB of each white from KELVIN_MIN to KELVIN_MAX in WHITE_STEP kelvin steps: the
+# blackbody's colour in sRGB (Mitchell Charity's table as fitted by Tanner Helland), which the
+# strip's gamma then maps to LED duty. firmware/device/light.py holds the same bytes.
+WHITES: tuple[tuple[int, int, int], ...] = (
+    (255, 146, 39), (255, 151, 50), (255, 155, 61), (255, 159, 70),
+    (255, 163, 79), (255, 167, 87), (255, 170, 95), (255, 174, 103),
+    (255, 177, 110), (255, 180, 117), (255, 184, 123), (255, 187, 129),
+    (255, 190, 135), (255, 193, 141), (255, 195, 146), (255, 198, 151),
+    (255, 201, 157), (255, 203, 161), (255, 206, 166), (255, 208, 171),
+    (255, 211, 175), (255, 213, 179), (255, 215, 183), (255, 218, 187),
+    (255, 220, 191), (255, 222, 195), (255, 224, 199), (255, 226, 202),
+    (255, 228, 206), (255, 230, 209), (255, 232, 213), (255, 234, 216),
+    (255, 236, 219), (255, 237, 222), (255, 239, 225), (255, 241, 228),
+    (255, 243, 231), (255, 244, 234), (255, 246, 237), (255, 248, 240),
+    (255, 249, 242), (255, 251, 245), (255, 253, 248), (255, 254, 250),
+)
 INTERACTIVE_MAX_TRANSITION_MS = 60_000
 SCHEDULE_MAX_TRANSITION_MS = 900_000
 DEVICE_MAX_TRANSITION_MS = 900_000
@@ -135,6 +158,12 @@ def clean_value(
         if _is_int(value):
             raise ValueError(f"must be from 0 to {high}, got {value}")
         raise ValueError(f"must be a whole number from 0 to {high}")
+    if key == "color_temp_k":
+        kelvin = _whole(value, KELVIN_MIN, KELVIN_MAX)
+        if kelvin is None:
+            raise ValueError(f"must be a whole number of kelvin from {KELVIN_MIN} to "
+                             f"{KELVIN_MAX}, got {_short(value)}")
+        return kelvin
     if key == "color":
         color = normalise_color(value)
         if color is None:
@@ -197,10 +226,36 @@ def contract_values(state: Any, *, max_transition_ms: int = DEVICE_MAX_TRANSITIO
     for key in DESIRED_KEYS:
         if key in state:
             try:
-                values[key] = clean_value(key, state[key], max_transition_ms=max_transition_ms)
+                value = clean_value(key, state[key], max_transition_ms=max_transition_ms)
             except ValueError:
                 continue
+            if value is not None:
+                values[key] = value
     return values
+
+
+def shadow_desired(clean: Mapping[str, Any]) -> dict[str, Any]:
+    """A clean desired document as written to a shadow: the latest of colour and temperature
+    clears the other (`null` removes a shadow leaf); in one document the temperature wins."""
+    document = dict(clean)
+    if document.get("color_temp_k") is not None:
+        document["color"] = None
+    elif "color" in document:
+        document["color_temp_k"] = None
+    return document
+
+
+def white_rgb(kelvin: int) -> tuple[int, int, int]:
+    """The RGB that shows `kelvin` on the light's RGB strip, from the calibration table
+    (WHITES, interpolated linearly); the firmware holds the same table."""
+    kelvin = min(max(int(kelvin), KELVIN_MIN), KELVIN_MAX)
+    index, rest = divmod(kelvin - KELVIN_MIN, WHITE_STEP)
+    low = WHITES[index]
+    if rest == 0:
+        return low
+    high = WHITES[index + 1]
+    return tuple(a + ((b - a) * rest + WHITE_STEP // 2) // WHITE_STEP
+                 for a, b in zip(low, high, strict=True))  # type: ignore[return-value]
 
 
 def desired_schema(
@@ -228,6 +283,12 @@ def desired_schema(
                 "type": "string", "pattern": EFFECT_PATTERN,
                 "minLength": 1, "maxLength": MAX_EFFECT_LENGTH,
                 **({"description": effect_note} if effect_note else {}),
+            },
+            "color_temp_k": {
+                "type": "integer", "minimum": KELVIN_MIN, "maximum": KELVIN_MAX,
+                "description": "a white in kelvin, shown instead of `color`; the latest of "
+                               "the two wins (send a `color` to return to colour)",
+                "examples": [2700],
             },
             "speed": level,
             "transition_ms": {"type": "integer", "minimum": 0, "maximum": max_transition_ms},
@@ -291,11 +352,11 @@ def sanitize_state(state: Any) -> dict[str, Any]:
             continue
         if name in DESIRED_KEYS:
             try:
-                clean[name] = clean_value(
-                    name, value, max_transition_ms=DEVICE_MAX_TRANSITION_MS
-                )
+                checked = clean_value(name, value, max_transition_ms=DEVICE_MAX_TRANSITION_MS)
             except ValueError:
                 continue
+            if checked is not None:
+                clean[name] = checked
         elif name in _REPORTED_CHECKS:
             checked = _REPORTED_CHECKS[name](value)
             if checked is not None:

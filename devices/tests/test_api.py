@@ -73,6 +73,31 @@ def test_a_member_changes_a_light(api, bob, shadowed):
     assert shadowed.desired == {"on": False, "color": "#00ff00", "brightness": 12}
 
 
+def test_a_member_sets_a_warm_white_and_back_to_a_colour(api, bob, shadowed):
+    # Given the light shows red
+    api(bob).patch(f"/devices/{shadowed.code}/state", {"color": "#ff0000"})
+    # When a warm white is asked: the colour is cleared in the shadow, the white wins
+    response = api(bob).patch(f"/devices/{shadowed.code}/state", {"color_temp_k": 2700})
+    assert response.status_code == 200
+    assert live_shadow_state(shadowed) == {"color_temp_k": 2700}
+    shadowed.refresh_from_db()
+    assert shadowed.desired == {"on": True, "color_temp_k": 2700}
+    assert shadowed.look["color_temp_k"] == 2700
+    # When a colour is asked again: the temperature is cleared
+    api(bob).patch(f"/devices/{shadowed.code}/state", {"color": "#0000ff"})
+    assert live_shadow_state(shadowed) == {"color": "#0000ff"}
+    shadowed.refresh_from_db()
+    assert "color_temp_k" not in shadowed.look
+
+
+def test_a_temperature_outside_the_range_is_422_and_changes_nothing(api, bob, shadowed):
+    response = api(bob).patch(f"/devices/{shadowed.code}/state", {"color_temp_k": 9000})
+    assert response.status_code == 422
+    assert "color_temp_k" in response.content.decode()
+    shadowed.refresh_from_db()
+    assert shadowed.desired == {"on": True}
+
+
 def live_shadow_state(device):
     from smartlight import aws
 

@@ -131,6 +131,12 @@ class Shadow:
         reported = {}
         for key in light_mod.KEYS:
             reported[key] = s[key]
+        # One of colour and white is shown; the other is cleared (null removes a shadow leaf),
+        # as the platform clears it in desired.
+        if s["color_temp_k"]:
+            reported["color"] = None
+        else:
+            reported["color_temp_k"] = None
         return reported
 
     def report_state(self):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from firmware.host import harness
-from smartlight.tests.contract_table import LIGHT_EFFECTS, TABLE, VALUES, case_id
+from smartlight.tests.contract_table import LIGHT_EFFECTS, MODES, TABLE, VALUES, WHITES, case_id
 
 from .conftest import value
 
@@ -33,6 +33,21 @@ def _():
 @check("clean")
 def _():
     return [light.clean(case["key"], case["value"]) for case in TABLE["values"]]
+
+
+@check("whites")
+def _():
+    return [list(light.white_rgb(kelvin)) for kelvin, _ in TABLE["whites"]]
+
+
+@check("modes")
+def _():
+    shown = []
+    for case in TABLE["modes"]:
+        lamp = light.Light(None, {"color": "#00ff00", "color_temp_k": 4000})
+        lamp.update(case["desired"])
+        shown.append([lamp.state["color_temp_k"], lamp.state["color"]])
+    return shown
 
 
 hostcheck.done()
@@ -61,3 +76,18 @@ def test_the_firmware_takes_exactly_the_tables_device_values(results):
         elif not valid and got is not None:
             wrong.append(f"{case_id(case)}: took {got!r}, the contract refuses it")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_firmware_shows_the_tables_whites(results):
+    assert value(results, "whites") == [rgb for _, rgb in WHITES]
+
+
+def test_the_latest_of_colour_and_white_wins_on_the_light(results):
+    # Each light starts white (4000 K) with green as its colour.
+    for case, (kelvin, color) in zip(MODES, value(results, "modes"), strict=True):
+        if case["shows"] == "white":
+            assert kelvin == case["desired"]["color_temp_k"], case
+        elif case["shows"] == "color":
+            assert (kelvin, color) == (0, case["desired"]["color"]), case
+        else:
+            assert (kelvin, color) == (4000, "#00ff00"), case

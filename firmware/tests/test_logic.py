@@ -113,7 +113,20 @@ def test_a_delta_is_applied_and_reported(logic):
     assert rep["color"] == "#00ff00"
     assert rep["brightness"] == 128  # 999 was refused: report what is shown
     assert "bogus" not in rep
-    assert set(rep) == {"on", "brightness", "color", "effect", "speed", "transition_ms"}
+    assert set(rep) == {"on", "brightness", "color", "color_temp_k", "effect", "speed",
+                        "transition_ms"}
+    assert rep["color_temp_k"] is None  # a colour is shown: the white is cleared
+
+
+def test_a_warm_white_is_rendered_as_the_contracts_white_and_reported(logic):
+    from smartlight import contract
+
+    v = value(logic, "a warm white is rendered and reported, then a colour again")
+    white, colour = v["reported"]
+    assert (white["color_temp_k"], white["color"]) == (2700, None)
+    assert v["white"] == list(contract.white_rgb(2700))
+    assert (colour["color"], colour["color_temp_k"]) == ("#0000ff", None)
+    assert v["colour"] == [0, 0, 255]
 
 
 def test_get_accepted_applies_desired_and_reports_connected(logic):

@@ -21,3 +21,5 @@ def case_id(case: dict) -> str:
 def value_params(caller: str) -> list:
     """pytest params (case, expected valid) for one caller."""
     return [pytest.param(c, caller in c["valid_for"], id=case_id(c)) for c in VALUES]
+MODES: list[dict] = TABLE["modes"]
+WHITES: list[list] = TABLE["whites"]

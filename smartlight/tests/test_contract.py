@@ -10,7 +10,7 @@ import pytest
 from schedules import actions as schedule_actions
 from smartlight import contract
 
-from .contract_table import DOCUMENTS, LIGHT_EFFECTS, value_params
+from .contract_table import DOCUMENTS, LIGHT_EFFECTS, MODES, WHITES, value_params
 
 
 def _outcome(check):
@@ -140,3 +140,26 @@ def test_other_reported_keys_are_kept_as_bounded_json_without_control_characters
 
 def test_a_state_that_is_not_an_object_becomes_empty():
     assert contract.sanitize_state(["on"]) == {} and contract.sanitize_state(None) == {}
+
+
+@pytest.mark.parametrize("case", MODES, ids=lambda c: json.dumps(c["desired"])[:40])
+def test_the_latest_of_colour_and_temperature_clears_the_other_in_the_shadow(case):
+    clean = contract.validate_desired(case["desired"])
+    assert contract.shadow_desired(clean) == case["written"]
+
+
+@pytest.mark.parametrize(("kelvin", "rgb"), WHITES)
+def test_a_temperature_is_shown_as_the_tables_white(kelvin, rgb):
+    assert list(contract.white_rgb(kelvin)) == rgb
+
+
+def test_whites_warm_towards_red_as_the_temperature_falls():
+    blues = [contract.white_rgb(k)[2] for k in range(contract.KELVIN_MIN, contract.KELVIN_MAX + 1)]
+    assert blues == sorted(blues) and blues[0] < 64 < 240 < blues[-1]
+
+
+def test_a_temperature_outside_the_range_names_the_range():
+    with pytest.raises(contract.InvalidState) as caught:
+        contract.validate_desired({"color_temp_k": 1800})
+    assert str(caught.value) == "color_temp_k: must be a whole number of kelvin from 2200 to " \
+        "6500, got 1800"

@@ -156,6 +156,8 @@ def _():
             d.renderer.frame(now)
     valid = True
     for key in light.KEYS:
+        if key == "color_temp_k" and d.light.state[key] == 0:
+            continue  # 0: the colour is shown, no white
         if light.clean(key, d.light.state[key]) != d.light.state[key]:
             valid = False
     frames = d.renderer.frames

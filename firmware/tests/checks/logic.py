@@ -327,6 +327,16 @@ def _():
     return {"ok": ok, "topic": sent[0][0], "reported": reported([p for (_, p) in sent])}
 
 
+@check("a warm white is rendered and reported, then a colour again")
+def _():
+    sh, lt, sent = shadow_rig()
+    sh.handle(T.delta.encode(), b'{"state": {"color_temp_k": 2700}, "version": 6}', 10)
+    white = [lt.renderer.r, lt.renderer.g, lt.renderer.b]
+    sh.handle(T.delta.encode(), b'{"state": {"color": "#0000ff"}, "version": 7}', 20)
+    colour = [lt.renderer.r, lt.renderer.g, lt.renderer.b]
+    return {"white": white, "colour": colour, "reported": reported([p for (_, p) in sent])}
+
+
 @check("get accepted applies desired and reports everything connected")
 def _():
     sh, lt, sent = shadow_rig()
