@@ -16,9 +16,11 @@ from typing import Any
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from devices import words
+
 CARD = """<article class="light{pending_class}{offline_class}" id="light-{code}" \
 data-code="{code}" aria-labelledby="light-name-{code}">
-  <div class="strip" data-role="strip" style="background: {strip}" role="img" \
+  <div class="strip" data-role="strip" data-strip="{strip}" role="img" \
 aria-label="What {name} shows"></div>
   <header class="light-head">
     <h3 id="light-name-{code}">{name}</h3>
@@ -49,6 +51,7 @@ data-control="brightness" aria-label="Brightness of {name} (percent)" {disabled}
         <input type="color" name="color" value="{color}" data-control="color" \
 aria-label="Colour of {name}" {disabled}>
       </label>
+      {swatches}
       <label class="control">
         <span>Effect</span>
         <select name="effect" data-control="effect" aria-label="Effect of {name}" {disabled}>\
@@ -90,6 +93,24 @@ def effect_options(effects: Sequence[str], selected: str) -> SafeString:
     ))
 
 
+SWATCH = """<button type="submit" class="swatch swatch-{cls}" name="{field}" value="{value}" \
+aria-label="{label}" title="{label}" {disabled}></button>"""
+
+
+@lru_cache(maxsize=256)
+def swatches(name: str, disabled: str) -> SafeString:
+    """One-tap whites and colours, named in words (devices/words.py)."""
+    whites = "".join(_format(SWATCH, cls=f"k{k}", field="color_temp_k", value=k,
+                             label=f"{label} for {name}", disabled=disabled)
+                     for k, label in words.WHITE_SWATCHES)
+    colours = "".join(_format(SWATCH, cls=label.lower(), field="color", value=hex_,
+                              label=f"{label} for {name}", disabled=disabled)
+                      for hex_, label in words.COLOR_SWATCHES)
+    return mark_safe(  # noqa: S308 (each part escaped)
+        f'<div class="swatches" role="group" aria-label="Whites and colours of '
+        f'{_escape(name)}">{whites}{colours}</div>')
+
+
 def light_card(card: dict[str, Any], csrf_token: str, can_control: bool) -> SafeString:
     """One card from the view's precomputed `card` dict (see devices.views._card)."""
     device, live, look = card["device"], card["live"], card["look"]
@@ -117,6 +138,7 @@ def light_card(card: dict[str, Any], csrf_token: str, can_control: bool) -> Safe
         checked="checked" if look["on"] else "",
         brightness=look["brightness"],
         color=look["color"],
+        swatches=swatches(device.name, "" if can_control else "disabled"),
         effect_options=effect_options(tuple(card["effects"]), look["effect"]),
         speed=look["speed"],
         edit_link=(_format(EDIT_LINK, href=card["edit_url"], name=device.name)

@@ -27,6 +27,8 @@ class StateForm(PlainTextForm, forms.Form):
     # (devices/actions.py), untrimmed: "#ff8800\n" is refused here as in the API.
     color = forms.CharField(required=False, strip=False)
     effect = forms.CharField(required=False, strip=False)
+    color_temp_k = forms.IntegerField(min_value=contract.KELVIN_MIN,
+                                      max_value=contract.KELVIN_MAX, required=False)
     speed = forms.IntegerField(min_value=contract.LEVEL_MIN, max_value=contract.LEVEL_MAX,
                                required=False)
     transition_ms = forms.IntegerField(
@@ -44,7 +46,7 @@ class StateForm(PlainTextForm, forms.Form):
         for key in ("color", "effect"):
             if data.get(key):
                 changes[key] = data[key]
-        for key in ("speed", "transition_ms"):
+        for key in ("color_temp_k", "speed", "transition_ms"):
             if data.get(key) is not None:
                 changes[key] = data[key]
         return changes

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import require_membership
 from accounts.api_auth import client_address
 from accounts.models import Role
-from devices import actions, claims, shadow
+from devices import actions, claims, shadow, words
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.cards import light_card
 from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneForm, StateForm
@@ -60,8 +60,10 @@ def live_state(device: Device, base=None) -> dict[str, Any]:
             "color": look.get("color", "#ffffff"),
             "effect": look.get("effect", "solid"),
             "speed": look.get("speed", 128),
+            "color_temp_k": look.get("color_temp_k"),
         },
         "shown": shown,
+        "shown_text": words.shown_text(shown),
         "effects": device.effects,
         "strip": _strip_css(device, shown, base),
         "power_ma": (device.reported or {}).get("power_ma"),
@@ -79,12 +81,7 @@ def _url_maker(name: str):
 def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
     live = live_state(device, base)
     look = live["look"]
-    shown = live["shown"]
-    if shown.get("on"):
-        shown_text = (f"shows on · {round(int(shown.get('brightness', 0)) * 100 / 255)} % · "
-                      f"{shown.get('color')} · {shown.get('effect')}")
-    else:
-        shown_text = "shows off"
+    shown_text = live["shown_text"]
     effects = list(live["effects"])
     if look["effect"] not in effects:
         effects.append(look["effect"])

@@ -124,3 +124,40 @@ def test_signing_out_elsewhere_shows_a_banner_with_sign_in_instead_of_silent_cli
     wait_ready(page)
     # And nothing was changed while she was signed out
     assert Device.objects.get(pk=light.pk).desired == {"on": True}
+
+
+def test_a_warm_white_swatch_reaches_the_simulated_lights_frame(
+    system, screen, live_server, home, alice
+):
+    from devices.models import Device
+    from smartlight import contract
+
+    sims, consumer, thing = system
+    light = online_light(system, home)
+    page = screen
+    sign_in(page, alice.email)
+    card = page.locator(f"#light-{light.code}")
+    shown = card.locator("[data-role=shown]")
+    switch = card.locator("[data-control=on]")
+    if not switch.is_checked():
+        switch.check()
+    card.locator("[data-control=brightness]").fill("100")
+    pump_until(consumer, page, lambda: "100 %" in shown.inner_text())
+
+    # When alice taps the warm white swatch
+    card.get_by_role("button", name="Warm white for Desk strip").click()
+
+    # Then the light reports 2700 K, the card says so in words, and the strip's frame is the
+    # contract's warm white (through the firmware's gamma: red full, blue well below green)
+    pump_until(consumer, page, lambda: shown.inner_text() == "shows on · 100 % · Warm white")
+    assert Device.objects.get(pk=light.pk).reported["color_temp_k"] == 2700
+    assert "#" not in shown.inner_text()
+    # The frame: the table's white after gamma 2.8 (the power limit scales all three alike)
+    r, g, b = (int((v / 255) ** 2.8 * 255 + 0.5) for v in contract.white_rgb(2700))
+
+    def warm_white(frame) -> bool:
+        return bool(frame) and all(
+            p[0] > 0 and abs(p[1] / p[0] - g / r) < 0.03 and abs(p[2] / p[0] - b / r) < 0.03
+            for p in frame)
+
+    consumer.until(lambda: warm_white(sims.frame(thing)))

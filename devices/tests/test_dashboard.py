@@ -15,7 +15,7 @@ def test_it_shows_rooms_lights_and_scenes(client_for, alice, light, home):
     page = response.content.decode()
     assert "Living room" in page and "Sofa strip" in page and "Movie night" in page
     assert f'id="light-{light.code}"' in page
-    assert "shows on · 78 % · #ff8800 · solid" in page
+    assert "shows on · 78 % · Orange" in page
     # the picture of the strip, computed from the reported state
     assert "linear-gradient(90deg, #" in page
 
@@ -165,7 +165,7 @@ def test_a_light_reporting_nonsense_still_draws(client_for, alice, light):
     assert f'id="light-{light.code}"' in response.content.decode()
     (entry,) = client_for(alice).get("/live/").json()["devices"]
     assert entry["look"] == {"on": False, "brightness": 50, "color": "#ffffff",
-                             "effect": "solid", "speed": 128}
+                             "effect": "solid", "speed": 128, "color_temp_k": None}
 
 
 def test_names_and_reported_values_are_escaped(client_for, alice, light):

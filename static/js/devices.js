@@ -71,10 +71,6 @@
     return "last seen " + Math.round(seconds / 86400) + " days ago";
   }
 
-  function shownText(s) {
-    if (!s.on) return "shows off";
-    return "shows on · " + Math.round((s.brightness || 0) * 100 / 255) + " % · " + s.color + " · " + s.effect;
-  }
 
   // The control under the person's finger or pointer: it never moves while being dragged.
   let dragging = null;
@@ -130,7 +126,7 @@
     seen.textContent = d.connected ? "" : since(d.last_seen);
     seen.hidden = d.connected;
     brightnessOf.set(d.code, d.look.brightness);
-    card.querySelector("[data-role=shown]").textContent = shownText(d.shown);
+    card.querySelector("[data-role=shown]").textContent = d.shown_text;
     card.querySelector("[data-role=strip]").style.background = d.strip;
     if (fromOwnChange) return;
     const effect = held(card, "effect");
@@ -200,6 +196,8 @@
     } catch (e) { /* offline for a moment: try again on the next tick */ }
     window.setTimeout(poll, document.hidden ? pollMs * 5 : pollMs);
   }
+  // The strip pictures come as data: the Content-Security-Policy allows no inline styles.
+  for (const strip of root.querySelectorAll("[data-strip]")) strip.style.background = strip.dataset.strip;
   window.setTimeout(poll, pollMs);
   root.dataset.live = "on";  // controls are wired: tests (and curious people) can tell
 })();
