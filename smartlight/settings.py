@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "django_htmx",
+    # django-ninja's own static files: the API docs page loads Swagger UI from here, not a CDN.
+    "ninja",
     "allauth",
     "allauth.account",
     "allauth.socialaccount",

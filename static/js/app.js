@@ -46,3 +46,10 @@ document.addEventListener("htmx:responseError", function (event) {
   var json = (xhr.getResponseHeader("Content-Type") || "").indexOf("application/json") >= 0;
   if (xhr.status === 401 || (xhr.status === 403 && !json)) window.smartlight.sessionLost(xhr.status);
 });
+
+// Installable: the service worker keeps the app shell (smartlight.views.service_worker).
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  window.addEventListener("load", function () {
+    navigator.serviceWorker.register("/sw.js").catch(function () { /* the portal works without */ });
+  });
+}
