@@ -20,6 +20,8 @@ _CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 4},
+    # A scene writes up to devices.actions.SHADOW_WRITERS shadows at once over one client.
+    max_pool_connections=16,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devices.models import Device, Scene
+from devices.models import Device, Room, Scene
 from devices.tests.conftest import live_shadow, register_thing
 
 
@@ -76,3 +76,54 @@ def test_a_member_deletes_a_scene(client_for, bob, home):
     scene = Scene.objects.create(home=home, name="Night", states={})
     client_for(bob).post(f"/scenes/{scene.code}/delete/")
     assert not Scene.objects.exists()
+
+
+def test_a_scene_writes_its_lights_shadows_at_the_same_time(home, monkeypatch):
+    import threading
+
+    from devices import actions, shadow
+
+    lights = [Device.objects.create(home=home, name=f"Strip {i}",
+                                    thing_name=f"sl-0000000c{i:04x}") for i in range(6)]
+    scene = Scene.objects.create(home=home, name="All blue", states={
+        light.thing_name: {"on": True, "color": "#0000ff"} for light in lights})
+    # Every write waits until all six are in flight: one after another, none would get through.
+    together = threading.Barrier(len(lights), timeout=5)
+    written = []
+
+    def update_desired(thing, desired, reported=None, **kwargs):
+        together.wait()
+        written.append(thing)
+        return {}
+
+    monkeypatch.setattr(shadow, "update_desired", update_desired)
+    result = actions.do_apply_scene(scene)
+    assert result.ok and len(result.changed) == 6
+    assert sorted(written) == sorted(light.thing_name for light in lights)
+    assert all(d.desired == {"on": True, "color": "#0000ff"}
+               for d in Device.objects.filter(home=home))
+
+
+def test_a_room_writes_its_lights_at_once_and_reports_the_one_that_failed(home, monkeypatch):
+    import threading
+
+    from devices import actions, shadow
+
+    room = Room.objects.create(home=home, name="Hall")
+    for i in range(4):
+        Device.objects.create(home=home, room=room, name=f"Hall {i}",
+                              thing_name=f"sl-0000000d{i:04x}")
+    together = threading.Barrier(4, timeout=5)
+
+    def update_desired(thing, desired, reported=None, **kwargs):
+        together.wait()
+        if thing.endswith("0002"):
+            raise shadow.ShadowError()
+        return {}
+
+    monkeypatch.setattr(shadow, "update_desired", update_desired)
+    result = actions.do_set_many(room.devices.all(), {"on": False})
+    assert sorted(d.name for d in result.changed) == ["Hall 0", "Hall 1", "Hall 3"]
+    assert list(result.failed) == ["Hall 2"]
+    assert Device.objects.get(name="Hall 2").desired == {}
+    assert Device.objects.get(name="Hall 3").desired == {"on": False}
