@@ -117,7 +117,9 @@ def main() -> None:
         etag = client.get("/live/")["ETag"]
         idle = timed(client, "/live/", args.runs, HTTP_IF_NONE_MATCH=etag)
         Device.objects.exclude(pk__in=keep).delete()
-        small = {url: timed(client, url, 3)[1] for url in ("/", "/live/")}
+        small_runs = {url: timed(client, url, 3) for url in ("/", "/live/")}
+        small = {url: run[1] for url, run in small_runs.items()}
+        small_html = small_runs["/"][2]
 
     print(f"lights: {args.lights}, runs: {args.runs}")
     print(f"static page:    p50 {statistics.median(static):7.2f} ms  p95 {p95(static):7.2f} ms"
@@ -133,6 +135,8 @@ def main() -> None:
           f"  p95 {p95(times):7.2f} ms  min {min(times):6.2f} ms  queries {queries}")
     ok = all(q <= 10 and q == small[u] for u, (_, q, _) in results.items())
     print("query count constant and <= 10:", "yes" if ok else "NO")
+    print(f"dashboard HTML with {args.lights // 10} lights: {small_html / 1000:.1f} KB"
+          f" (target for 50 lights <= 60 KB: {'yes' if small_html <= 60_000 else 'NO'})")
 
 
 if __name__ == "__main__":

@@ -123,7 +123,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         by_room.setdefault(device.room_id, []).append(card)
     groups = [
         {"room": room, "lights": by_room.get(room.pk, []),
-         "brightness": _mean_brightness(by_room.get(room.pk, []))}
+         "brightness": _mean_brightness(by_room.get(room.pk, [])),
+         "any_on": any(card["look"]["on"] for card in by_room.get(room.pk, []))}
         for room in rooms
     ]
     if by_room.get(None):
@@ -139,6 +140,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "scene_form": SceneForm(home=home),
         "room_form": RoomForm(home=home),
         "poll_ms": POLL_MS,
+        "white_swatches": words.WHITE_SWATCHES,
+        "color_swatches": words.COLOR_SWATCHES,
     })
 
 

@@ -86,7 +86,7 @@ class ScheduleForm(TriggerForm):
     # Colour and effect are checked by the contract (smartlight/contract.py), untrimmed.
     color = forms.CharField(
         required=False, strip=False, initial="#ffb020",
-        widget=forms.TextInput(attrs={"type": "color"}),
+        widget=forms.TextInput(attrs={"type": "color", "aria-label": "Colour"}),
     )
     set_color = forms.BooleanField(required=False, label="Set colour")
     effect = forms.CharField(required=False, strip=False)

@@ -41,6 +41,24 @@ def wait_ready(page) -> None:
     page.locator("#lights[data-live=on]").wait_for(state="attached")
 
 
+def open_sheet(page, name: str):
+    """The detail sheet of the light `name`, opened from its tile's "Adjust" button."""
+    page.get_by_role("button", name=f"Adjust {name}").click()
+    sheet = page.locator("#sheet")
+    sheet.get_by_role("heading", name=name).wait_for()
+    return sheet
+
+
+def close_sheet(page) -> None:
+    page.locator("#sheet").get_by_role("button", name="Close").click()
+    page.locator("#sheet").wait_for(state="hidden")
+
+
+def set_colour(page, name: str, color: str) -> None:
+    open_sheet(page, name).locator("[data-control=color]").fill(color)
+    close_sheet(page)
+
+
 def pump_until(consumer, page, check, timeout_s: float = 15) -> None:
     """Run the consumer while the page polls its live feed, until check() holds."""
     waited = 0.0
@@ -73,17 +91,18 @@ def test_a_member_switches_a_light_and_sees_it_reported_without_reload(
     shown = card.locator("[data-role=shown]")
     pump_until(consumer, page, lambda: status.inner_text() == "Online")
 
-    # When she switches it on (it starts off)
-    switch = card.locator("[data-control=on]")
-    if switch.is_checked():
-        switch.uncheck()
+    # When she switches it on with one tap on its tile (it starts off)
+    toggle = card.locator("[data-control=on]")
+    if toggle.get_attribute("aria-pressed") == "true":
+        toggle.click()
         pump_until(consumer, page, lambda: shown.inner_text() == "shows off")
-    switch.check()
+    toggle.click()
     # Then the light reports it and the card shows it, without a reload
     pump_until(consumer, page, lambda: shown.inner_text().startswith("shows on"))
 
-    # When she picks a colour
-    card.locator("[data-control=color]").fill("#00ff00")
+    assert toggle.get_attribute("aria-pressed") == "true"
+    # When she picks a colour in the light's sheet
+    set_colour(page, "Hall strip", "#00ff00")
     # Then the reported state and the strip picture follow
     pump_until(consumer, page, lambda: "Green" in shown.inner_text())
     pump_until(consumer, page, lambda: card.locator("[data-role=pending]").is_hidden())
@@ -118,7 +137,7 @@ def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
     sign_in(page, alice.email)
     card = page.locator(f"#light-{light.code}")
     shown = card.locator("[data-role=shown]")
-    card.locator("[data-control=color]").fill("#0000ff")
+    set_colour(page, "Hall strip", "#0000ff")
     pump_until(consumer, page, lambda: "Blue" in shown.inner_text())
 
     # Given the blue look saved as a scene
@@ -132,7 +151,7 @@ def test_a_scene_saves_the_look_and_brings_it_back_in_one_click(
     # When the light changes and the scene is applied
     card = page.locator(f"#light-{light.code}")
     shown = card.locator("[data-role=shown]")
-    card.locator("[data-control=color]").fill("#ff0000")
+    set_colour(page, "Hall strip", "#ff0000")
     pump_until(consumer, page, lambda: "Red" in shown.inner_text())
     page.get_by_role("button", name="Apply Blue hour").click()
     page.get_by_text("Scene “Blue hour” applied.").wait_for()
@@ -159,8 +178,13 @@ def test_a_viewer_sees_the_lights_with_disabled_controls(
         sign_in(page, vera.email)
         card = page.locator(f"#light-{light.code}")
         card.wait_for()
-        for control in ("on", "brightness", "color", "effect", "speed"):
-            assert card.locator(f"[data-control={control}]").is_disabled(), control
+        wait_ready(page)
+        assert card.locator("[data-control=on]").is_disabled()
+        sheet = open_sheet(page, "Hall strip")
+        for control in ("brightness", "color", "effect", "speed"):
+            assert sheet.locator(f"[data-control={control}]").is_disabled(), control
+        assert sheet.get_by_role("button", name="Warm white").is_disabled()
+        close_sheet(page)
         assert page.get_by_role("button", name="Save scene").count() == 0
     finally:
         context.close()

@@ -8,7 +8,15 @@ import json
 import pytest
 
 from devices.tests.stack import KEEPALIVE_S
-from devices.tests.test_browser import PASSWORD, pump_until, sign_in, system, wait_ready
+from devices.tests.test_browser import (
+    PASSWORD,
+    open_sheet,
+    pump_until,
+    set_colour,
+    sign_in,
+    system,
+    wait_ready,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 __all__ = ["system"]  # the fixture, imported for these tests
@@ -45,8 +53,7 @@ def test_a_touched_slider_follows_the_light_again_and_so_does_the_rooms(
     light = online_light(system, home)
     page = screen
     sign_in(page, alice.email)
-    card = page.locator(f"#light-{light.code}")
-    slider = card.locator("[data-control=brightness]")
+    slider = open_sheet(page, "Desk strip").locator("[data-control=brightness]")
     room_slider = page.get_by_label("Brightness of every light in Office (percent)")
 
     # Given alice set the light to 10 % with its slider (and the slider keeps its focus)
@@ -86,7 +93,7 @@ def test_a_light_that_loses_power_reads_offline_within_the_last_will_time(
                timeout_s=KEEPALIVE_S * 1.5)
     assert card.locator("[data-role=last-seen]").inner_text().startswith("last seen")
     # And a change made meanwhile says it waits for the light
-    card.locator("[data-control=color]").fill("#0000ff")
+    set_colour(page, "Desk strip", "#0000ff")
     pump_until(consumer, page, lambda: card.locator("[data-role=pending]").inner_text()
                == "applies when the light is back")
 
@@ -112,7 +119,7 @@ def test_signing_out_elsewhere_shows_a_banner_with_sign_in_instead_of_silent_cli
     other.close()
 
     # When she flips the light's switch on the first tab
-    page.locator(f"#light-{light.code} [data-control=on]").uncheck()
+    page.locator(f"#light-{light.code} [data-control=on]").click()
 
     # Then the banner says she is signed out and offers to sign in again
     banner.wait_for(state="visible")
@@ -138,14 +145,15 @@ def test_a_warm_white_swatch_reaches_the_simulated_lights_frame(
     sign_in(page, alice.email)
     card = page.locator(f"#light-{light.code}")
     shown = card.locator("[data-role=shown]")
-    switch = card.locator("[data-control=on]")
-    if not switch.is_checked():
-        switch.check()
-    card.locator("[data-control=brightness]").fill("100")
+    toggle = card.locator("[data-control=on]")
+    if toggle.get_attribute("aria-pressed") != "true":
+        toggle.click()
+    sheet = open_sheet(page, "Desk strip")
+    sheet.locator("[data-control=brightness]").fill("100")
     pump_until(consumer, page, lambda: "100 %" in shown.inner_text())
 
-    # When alice taps the warm white swatch
-    card.get_by_role("button", name="Warm white for Desk strip").click()
+    # When alice taps the warm white swatch in the light's sheet
+    sheet.get_by_role("button", name="Warm white").click()
 
     # Then the light reports 2700 K, the card says so in words, and the strip's frame is the
     # contract's warm white (through the firmware's gamma: red full, blue well below green)
@@ -161,3 +169,45 @@ def test_a_warm_white_swatch_reaches_the_simulated_lights_frame(
             for p in frame)
 
     consumer.until(lambda: warm_white(sims.frame(thing)))
+
+
+def test_one_tap_toggles_a_tile_its_room_and_a_scene_chip_applies_a_scene(
+    system, screen, live_server, home, alice
+):
+    from devices.models import Device, Scene
+
+    _sims, consumer, thing = system
+    light = online_light(system, home)
+    Scene.objects.create(home=home, name="Night light", states={
+        thing: {"on": True, "brightness": 26, "color_temp_k": 2200}})
+    page = screen
+    sign_in(page, alice.email)
+    card = page.locator(f"#light-{light.code}")
+    toggle = card.locator("[data-control=on]")
+    shown = card.locator("[data-role=shown]")
+
+    # One tap on the tile switches the light, whatever it was
+    was_on = toggle.get_attribute("aria-pressed") == "true"
+    toggle.click()
+    pump_until(consumer, page, lambda: shown.inner_text().startswith(
+        "shows off" if was_on else "shows on"))
+    toggle.click()
+    pump_until(consumer, page, lambda: shown.inner_text().startswith(
+        "shows on" if was_on else "shows off"))
+
+    # The room's tile switches the room: all off while any light is on
+    room_toggle = page.get_by_role("button", name="in Office")
+    if room_toggle.get_attribute("aria-pressed") != "true":
+        room_toggle.click()
+        pump_until(consumer, page, lambda: shown.inner_text().startswith("shows on"))
+    room_toggle.click()
+    pump_until(consumer, page, lambda: shown.inner_text() == "shows off")
+    pump_until(consumer, page, lambda: room_toggle.inner_text().startswith("All on"))
+    assert Device.objects.get(pk=light.pk).reported["on"] is False
+
+    # A scene chip applies the scene in one tap
+    page.get_by_role("button", name="Apply Night light").click()
+    page.get_by_text("Scene “Night light” applied.").wait_for()
+    wait_ready(page)
+    shown = page.locator(f"#light-{light.code} [data-role=shown]")
+    pump_until(consumer, page, lambda: shown.inner_text() == "shows on · 10 % · Candle white")

@@ -22,16 +22,18 @@ def test_it_shows_rooms_lights_and_scenes(client_for, alice, light, home):
 
 def test_it_shows_the_look_in_percent_and_the_reported_effects(client_for, bob, light):
     page = client_for(bob).get("/").content.decode()
-    assert 'name="brightness" min="0" max="100" step="1" value="78"' in page
-    assert '<option value="rainbow"' in page and '<option value="breathe"' in page
-    assert 'value="#ff8800"' in page
+    assert "shows on · 78 % · Orange" in page
+    # The detail sheet is filled from the live feed, in the API's units for the controls
+    (entry,) = client_for(bob).get("/live/").json()["devices"]
+    assert (entry["look"]["brightness"], entry["look"]["color"]) == (78, "#ff8800")
+    assert {"rainbow", "breathe"} <= set(entry["effects"])
 
 
 def test_it_marks_a_light_pending_while_desired_and_reported_differ(client_for, alice, light):
     light.desired = {"on": True, "brightness": 5}
     light.save()
     page = client_for(alice).get("/").content.decode()
-    assert "light is-pending" in page
+    assert re.search(r'<article class="tile[^"]* is-pending', page)
 
 
 def test_it_shows_offline_lights_with_last_seen(client_for, alice, light):
@@ -45,15 +47,17 @@ def test_it_shows_offline_lights_with_last_seen(client_for, alice, light):
 def test_a_viewer_sees_disabled_controls(client_for, vera, light):
     page = client_for(vera).get("/").content.decode()
     assert "view only" in page or "but not change them" in page
-    switch = re.search(r'<input [^>]*data-control="on"[^>]*>', page).group(0)
-    assert " checked " in switch and " disabled" in switch
+    toggle = re.search(r'<button [^>]*data-control="on"[^>]*>', page).group(0)
+    assert 'aria-pressed="true"' in toggle and " disabled" in toggle
+    assert re.search(r'<dialog id="sheet".*?<fieldset disabled>', page, re.S)
     assert "Save the current look" not in page and "Add a room" not in page
 
 
 def test_a_member_sees_enabled_controls(client_for, bob, light):
     page = client_for(bob).get("/").content.decode()
-    switch = re.search(r'<input [^>]*data-control="on"[^>]*>', page).group(0)
-    assert " checked " in switch and "disabled" not in switch
+    toggle = re.search(r'<button [^>]*data-control="on"[^>]*>', page).group(0)
+    assert 'aria-pressed="true"' in toggle and "disabled" not in toggle
+    assert re.search(r'<dialog id="sheet".*?<fieldset >', page, re.S)
     assert "Save the current look" in page and "Add a room" in page
 
 
@@ -197,8 +201,13 @@ def test_a_change_waiting_for_an_offline_light_says_it_applies_when_the_light_is
     assert "applies when the light is back" in page
 
 
-def test_every_control_of_a_light_has_a_name_that_says_which_light(client_for, alice, light):
+def test_every_control_has_a_name_and_the_sheet_is_titled_by_its_light(client_for, alice,
+                                                                        light):
     page = client_for(alice).get("/").content.decode()
-    for label in ("Sofa strip on", "Brightness of Sofa strip (percent)", "Colour of Sofa strip",
-                  "Effect of Sofa strip", "Speed of Sofa strip"):
+    toggle = re.search(r'<button [^>]*data-control="on"[^>]*>\s*<span[^>]*>([^<]*)<', page)
+    assert toggle.group(1) == "Sofa strip"
+    assert 'Adjust<span class="visually-hidden"> Sofa strip</span>' in page
+    assert '<dialog id="sheet" class="sheet" aria-labelledby="sheet-title">' in page
+    for label in ("Brightness (percent)", "Any colour", "Effect", "Speed", "Warm white",
+                  "Colour wheel (hue)"):
         assert f'aria-label="{label}"' in page, label
