@@ -18,8 +18,8 @@ from typing import Any
 from smartlight import contract
 
 OFF_COLOR = "#1b1b1f"
-# More stops than this are invisible in a card a few hundred pixels wide.
-MAX_STOPS = 24
+# More stops than this are invisible in a tile a couple of hundred pixels wide.
+MAX_STOPS = 12
 RAINBOW_EFFECTS = {"rainbow", "rainbow_cycle", "rainbow-cycle", "colorloop", "color_loop"}
 CHASE_EFFECTS = {"chase", "theater", "theater_chase", "comet", "scanner", "larson"}
 
@@ -86,13 +86,13 @@ def frame_pixels(frame: Sequence[Sequence[int]]) -> list[str]:
 
 
 def gradient(pixels: Sequence[str]) -> str:
-    if len(pixels) == 1:
+    if len(set(pixels)) == 1:  # one colour (a solid look): two stops draw the same
         return f"linear-gradient(90deg, {pixels[0]}, {pixels[0]})"
     return "linear-gradient(90deg, " + ", ".join(pixels) + ")"
 
 
 def strip_gradient(state: Mapping[str, Any], led_count: int) -> str:
-    key = tuple(state.get(k) for k in ("on", "brightness", "color", "effect"))
+    key = tuple(state.get(k) for k in ("on", "brightness", "color", "color_temp_k", "effect"))
     try:
         return _cached_gradient(key, led_count)
     except TypeError:  # an unhashable value in a malformed reported state
@@ -102,8 +102,9 @@ def strip_gradient(state: Mapping[str, Any], led_count: int) -> str:
 @lru_cache(maxsize=4096)
 def _cached_gradient(key: tuple, led_count: int) -> str:
     # Most lights of a home share a handful of looks: compute each picture once.
-    on, brightness, color, effect = key
-    state = {"on": on, "brightness": brightness, "color": color, "effect": effect}
+    on, brightness, color, color_temp_k, effect = key
+    state = {"on": on, "brightness": brightness, "color": color, "color_temp_k": color_temp_k,
+             "effect": effect}
     return gradient(strip_pixels(state, led_count))
 
 

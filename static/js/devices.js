@@ -26,6 +26,22 @@
     catch (e) { return ""; }
   }
 
+  function codeOf(tile) { return tile.id.slice("light-".length); }
+
+  // A tile's error line is made when there is something to say.
+  function errorBox(tile) {
+    let box = tile.querySelector("[data-role=error]");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "error";
+      box.dataset.role = "error";
+      box.setAttribute("role", "alert");
+      box.hidden = true;
+      tile.append(box);
+    }
+    return box;
+  }
+
   function showError(box, text) {
     if (!box) { if (text) window.alert(text); return; }
     box.textContent = text || "";
@@ -127,7 +143,6 @@
     pending.textContent = d.connected ? "pending" : "applies when the light is back";
     // Last seen matters only while the light is away: an online light is seen right now.
     const seen = tile.querySelector("[data-role=last-seen]");
-    seen.dataset.ts = d.last_seen || "";
     seen.textContent = d.connected ? "" : since(d.last_seen);
     seen.hidden = d.connected;
     tile.querySelector("[data-role=shown]").textContent = d.shown_text;
@@ -146,9 +161,9 @@
   function followRooms() {
     for (const section of root.querySelectorAll("section.room[id]")) {
       const states = [...section.querySelectorAll(".tile")]
-        .map((tile) => lights.get(tile.dataset.code)).filter(Boolean);
+        .map((tile) => lights.get(codeOf(tile))).filter(Boolean);
       if (!states.length) continue;
-      const slider = followable(section.querySelector(".room-brightness input"), "room:" + section.id);
+      const slider = followable(section.querySelector(".room-brightness"), "room:" + section.id);
       if (slider) {
         const mean = Math.round(states.reduce((a, d) => a + d.look.brightness, 0) / states.length);
         if (String(slider.value) !== String(mean)) slider.value = mean;
@@ -165,37 +180,37 @@
 
   root.addEventListener("submit", (event) => {
     const form = event.target;
-    const tile = form.closest(".tile");
-    if (!tile && !form.classList.contains("js-post")) return;
-    event.preventDefault();
     const submitter = event.submitter;
+    const tile = submitter && submitter.closest(".tile");
+    const roomToggle = submitter && submitter.hasAttribute("data-room-toggle");
+    if (!tile && !roomToggle) return;
+    event.preventDefault();
     const body = new FormData();
     if (submitter && submitter.name) body.append(submitter.name, submitter.value);
     if (tile && submitter && submitter.dataset.control === "on") {
       // Show the tap at once; the light's report confirms it.
-      touch(tile.dataset.code + ":on");
+      touch(codeOf(tile) + ":on");
       const on = submitter.value === "true";
       submitter.setAttribute("aria-pressed", on ? "true" : "false");
       submitter.value = on ? "false" : "true";
     }
-    if (submitter && submitter.hasAttribute("data-room-toggle")) {
-      touch("room-on:" + form.closest("section.room").id);
+    if (roomToggle) {
+      touch("room-on:" + submitter.closest("section.room").id);
       const on = submitter.value === "true";
       submitter.value = on ? "false" : "true";
       submitter.setAttribute("aria-pressed", on ? "true" : "false");
       submitter.firstChild.textContent = on ? "All off" : "All on";
     }
-    post(form.action, body, tile ? tile.querySelector("[data-role=error]") : null);
+    post(submitter.formAction, body, tile ? errorBox(tile) : null);
   });
 
   root.addEventListener("change", (event) => {
     const input = event.target;
-    const roomForm = input.closest("form.js-post");
-    if (roomForm && input.dataset.send === "change") {
+    if (input.classList.contains("room-brightness")) {
       touch("room:" + input.closest("section.room").id);
       const body = new FormData();
       body.append(input.name, input.value);
-      post(roomForm.action, body, null);
+      post(input.dataset.url, body, null);
     }
   });
 
@@ -206,7 +221,7 @@
     const tile = event.target.closest(".tile");
     if (!tile || event.button > 0) return;
     longPressed = false;
-    pressTimer = window.setTimeout(() => { longPressed = true; openSheet(tile.dataset.code); }, LONG_PRESS_MS);
+    pressTimer = window.setTimeout(() => { longPressed = true; openSheet(codeOf(tile)); }, LONG_PRESS_MS);
   });
   for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
     root.addEventListener(name, () => window.clearTimeout(pressTimer), true);
@@ -214,7 +229,7 @@
   root.addEventListener("click", (event) => {
     if (longPressed) { event.preventDefault(); event.stopPropagation(); longPressed = false; return; }
     const more = event.target.closest("[data-open-sheet]");
-    if (more) openSheet(more.closest(".tile").dataset.code);
+    if (more) openSheet(codeOf(more.closest(".tile")));
   }, true);
   root.addEventListener("contextmenu", (event) => { if (event.target.closest(".tile")) event.preventDefault(); });
 
@@ -255,11 +270,13 @@
     const d = lights.get(code);
     if (!sheet || !tile || !d) return;
     openCode = code;
-    sheetForm.action = tile.dataset.url;
-    sheetForm.querySelector("[data-role=sheet-title]").textContent = tile.dataset.name;
+    sheetForm.action = tile.querySelector("[data-control=on]").formAction;
+    sheetForm.querySelector("[data-role=sheet-title]").textContent =
+      tile.querySelector("[data-control=on]").textContent;
     const edit = sheetForm.querySelector("[data-role=edit-link]");
-    edit.hidden = !tile.dataset.edit;
-    edit.href = tile.dataset.edit || "#";
+    const editUrl = root.dataset.editUrl;
+    edit.hidden = !editUrl;
+    edit.href = editUrl ? editUrl.replace("CODE", code) : "#";
     showError(sheetForm.querySelector("[data-role=error]"), "");
     drawRecent();
     fillSheet(d, false);
