@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 
+from accounts import api_auth
+
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 10  # 5 bits a character: 50 bits
 _READS_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
@@ -71,14 +73,5 @@ def count_wrong_guess(user_id: int | None, address: str) -> None:
             cache.add(key, 1, timeout=window)
 
 
-def client_address(request) -> str:
-    """The address a request came from. Behind a load balancer (TRUSTED_PROXY_HOPS > 0) it is
-    the entry that many hops from the right of X-Forwarded-For: what the balancer saw, which a
-    client cannot forge by sending its own header."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    if hops > 0:
-        chain = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",")]
-        chain = [p for p in chain if p]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+# One reading of the client's address for every per-address limit.
+client_address = api_auth.client_address

@@ -192,26 +192,11 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "account_login"
 
-# --- shared cache and rate limits ----------------------------------------------------------
-# allauth's sign-in and sign-up limits count in the cache, which every worker process must
-# share: Redis when REDIS_URL is set, the database otherwise (its table is created by a
-# migration of `accounts`). The API's limits count in the database (accounts/ratelimit.py).
-REDIS_URL = env_str("REDIS_URL")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    if REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "smartlight_cache",
-    }
-}
-# "<requests>/<period>" with period s, m, h or d.
+# --- rate limits ---------------------------------------------------------------------------
+# allauth's sign-in and sign-up limits count in the shared cache (CACHES, below); the API's
+# limits count in the database (accounts/ratelimit.py). "<requests>/<period>", period s/m/h/d.
 API_RATE_PER_ADDRESS = env_str("API_RATE_PER_ADDRESS", "1200/m")
 API_RATE_PER_TOKEN = env_str("API_RATE_PER_TOKEN", "600/m")
-# Proxies in front of the platform that append to X-Forwarded-For (Elastic Beanstalk's load
-# balancer: 1). The client address is the entry that many places from the right.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if AWS_MODE == "aws" else 0)
-ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 # Sign-in: failures are counted per (account, address) pair and per address, never per account
 # alone, so nobody can lock someone else out by typing wrong passwords for their address.
 # The pair key is built by accounts.adapters.AccountAdapter.
@@ -313,8 +298,11 @@ CLAIM_CODE_TTL_DAYS = env_int("CLAIM_CODE_TTL_DAYS", 730)
 CLAIM_GUESSES_PER_WINDOW = env_int("CLAIM_GUESSES_PER_WINDOW", 10)
 CLAIM_GUESS_WINDOW_S = env_int("CLAIM_GUESS_WINDOW_S", 900)
 # Proxies in front of the web servers that append to X-Forwarded-For (1 behind Elastic
-# Beanstalk's load balancer); 0 trusts only the socket's address.
-TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+# Beanstalk's load balancer); 0 trusts only the socket's address. Every per-address limit
+# (API, sign-in, claim guesses) reads the client address this way: with 0 behind a balancer,
+# every client would share the balancer's address and one person could pause everyone.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 1 if AWS_MODE == "aws" else 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_HOPS
 
 # One cache shared by every web worker (rate limits count across them): Redis when
 # CACHE_URL points at one, else a database table (`manage.py createcachetable`).
