@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import HttpError, Throttled
@@ -29,17 +30,14 @@ BEARER_CHALLENGE = 'Bearer realm="api"'
 
 
 def client_address(request: HttpRequest) -> str:
-    """The address a request came from. Behind a load balancer (TRUSTED_PROXY_HOPS > 0) it is
-    the entry that many hops from the right of X-Forwarded-For: what the balancer saw, which a
-    client cannot forge by sending its own header. allauth reads it the same way
-    (ALLAUTH_TRUSTED_PROXY_COUNT)."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    if hops > 0:
-        chain = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",")]
-        chain = [p for p in chain if p]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address as allauth sees it (TRUSTED_PROXY_COUNT proxies are stripped)."""
+    from allauth.account.adapter import get_adapter
+
+    try:
+        return get_adapter(request).get_client_ip(request) or "unknown"
+    except ImproperlyConfigured:
+        # Fewer X-Forwarded-For entries than trusted proxies: not through the load balancer.
+        return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 class _Throttle(BaseThrottle):

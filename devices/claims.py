@@ -17,8 +17,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 
-from accounts import api_auth
-
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 10  # 5 bits a character: 50 bits
 _READS_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
@@ -72,6 +70,3 @@ def count_wrong_guess(user_id: int | None, address: str) -> None:
         except ValueError:  # expired between the two calls: a new window starts
             cache.add(key, 1, timeout=window)
 
-
-# One reading of the client's address for every per-address limit.
-client_address = api_auth.client_address

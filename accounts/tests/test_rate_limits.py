@@ -152,7 +152,7 @@ def test_sign_in_counts_live_in_the_shared_database_cache(client, alice, home, s
 def test_behind_the_load_balancer_the_address_is_the_one_it_saw(rf, settings):
     from accounts.api_auth import client_address
 
-    settings.TRUSTED_PROXY_HOPS = 1
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
     forged = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1", REMOTE_ADDR="10.0.0.2")
     assert client_address(forged) == "198.51.100.1"
     direct = rf.get("/", REMOTE_ADDR="10.0.0.2")
