@@ -17,8 +17,11 @@ def percent_to_level(percent: int) -> int:
     return round(percent * 255 / 100)
 
 
-class StateForm(PlainTextForm, forms.Form):
-    """Any subset of a light's controls; only the fields sent are changed."""
+class StateForm(forms.Form):
+    """Any subset of a light's controls; only the fields sent are changed.
+
+    Not a PlainTextForm: colour and effect are checked by the light-state contract, which
+    words the refusal the same way as the API."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
     brightness = forms.IntegerField(min_value=0, max_value=100, required=False,
