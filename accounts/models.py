@@ -193,7 +193,7 @@ class ApiToken(models.Model):
 
 
 class IotCookieOutbox(OutboxEntry):
-    """An `iot_cookie` item (DESIGN section 6) that must be brought up to date.
+    """An `iot_cookie` item (docs/architecture.md) that must be brought up to date.
 
     Written in the same transaction as the membership change that makes the item stale, keyed by
     the DynamoDB partition key (`user_id` = `User.iot_user_id`, kept even after the user is
@@ -205,3 +205,17 @@ class IotCookieOutbox(OutboxEntry):
 
     def __str__(self) -> str:
         return f"iot_cookie {self.user_id} v{self.version}"
+
+
+class RateCounter(models.Model):
+    """Hits of one rate-limit key in one fixed time window (see accounts/ratelimit.py).
+
+    In the database so that every worker process counts into the same row.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    expires = models.BigIntegerField(db_index=True, help_text="end of the window, Unix seconds")
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

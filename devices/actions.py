@@ -1,24 +1,39 @@
 """Changes to lights, rooms and scenes. Views and the API call these after their access check.
 
-Light changes go to AWS first (the shadow is the source of truth, DESIGN section 6 "Control");
+Light changes go to AWS first (the shadow is the source of truth: docs/architecture.md, "Control");
 the database keeps a cached copy of what was asked so the portal shows "pending" at once,
 and the shadow-events consumer later replaces it with the shadow's own document.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import shadow
-from devices.models import Device, Room, Scene
+from devices import claims, labels, provisioning, shadow, tasks
+from devices.models import (
+    ROOM_NAME_TAKEN,
+    Device,
+    Provisioning,
+    RetiredThing,
+    Room,
+    Scene,
+    Serial,
+    new_thing_name,
+)
+from smartlight import contract, outbox
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +58,9 @@ class BatchResult:
 def do_set_desired(device: Device, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and write a partial desired state for one light; returns what was written.
 
-    Raises shadow.InvalidDesired (nothing sent, nothing saved) or another ShadowError.
+    Raises contract.InvalidState (nothing sent, nothing saved) or a shadow.ShadowError.
     """
-    clean = shadow.validate_desired(changes, device.reported)
+    clean = contract.validate_desired(changes, effects=device.effects)
     shadow.update_desired(device.thing_name, clean, device.reported)
     # Merge into the cache with one UPDATE of this row only: the consumer may be writing the
     # same row from a shadow document; its newer version wins the next time it runs.
@@ -62,18 +77,21 @@ def do_set_many(devices: Iterable[Device], changes: Mapping[str, Any]) -> BatchR
     request changes nothing. An effect is then checked per light (their effects differ).
     """
     devices = list(devices)
-    common = {k: v for k, v in changes.items() if k != "effect"}
-    if common or not changes:
-        shadow.validate_desired(common)  # an empty request fails here too
+    # Every key's form, an effect's name included; an empty request fails here too.
+    contract.validate_desired(changes)
     result = BatchResult()
     for device in devices:
         try:
             do_set_desired(device, changes)
-        except shadow.ShadowError as exc:
-            result.failed[device.name] = str(exc)
+        except (contract.InvalidState, shadow.ShadowError) as exc:
+            result.failed[device.name] = _reason(exc)
         else:
             result.changed.append(device)
     return result
+
+
+def _reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, shadow.ShadowError) else str(exc)
 
 
 def scene_state_of(device: Device) -> dict[str, Any]:
@@ -103,8 +121,8 @@ def do_apply_scene(scene: Scene) -> BatchResult:
             state = {k: v for k, v in state.items() if k != "effect"}
         try:
             do_set_desired(device, state)
-        except shadow.ShadowError as exc:
-            result.failed[device.name] = str(exc)
+        except (contract.InvalidState, shadow.ShadowError) as exc:
+            result.failed[device.name] = _reason(exc)
         else:
             result.changed.append(device)
     return result
@@ -120,7 +138,7 @@ def do_reboot(device: Device) -> str:
 
 def do_repush_desired(device: Device) -> dict[str, Any]:
     """Write the cached desired state to the shadow again (e.g. after a shadow was reset)."""
-    desired = {k: v for k, v in (device.desired or {}).items() if k in shadow.DESIRED_KEYS}
+    desired = {k: v for k, v in (device.desired or {}).items() if k in contract.DESIRED_KEYS}
     return shadow.update_desired(device.thing_name, desired, device.reported,
                                  max_transition_ms=shadow.FIRMWARE_MAX_TRANSITION_MS)
 
@@ -138,8 +156,9 @@ def do_refresh_from_shadow(device: Device) -> Device:
     return locked
 
 
-# Schedules' EventBridge mirrors list the thing names they set (DESIGN section 4), so every change
-# to which lights a schedule reaches re-mirrors those schedules, in the same transaction.
+# Schedules' EventBridge mirrors list the thing names they set (docs/device-contract.md), so
+# every change to which lights a schedule reaches re-mirrors those schedules, in the same
+# transaction.
 
 
 def do_update_device(device: Device, *, name: str | None = None,
@@ -166,19 +185,44 @@ def do_update_device(device: Device, *, name: str | None = None,
 
 
 def do_delete_device(device: Device) -> None:
-    """Remove a light from its home; its members' iot_cookie items lose the thing."""
-    from schedules.actions import mirror_schedules_targeting
+    """Remove a light from its home (see do_remove_device)."""
+    do_remove_device(device)
 
-    with transaction.atomic():
-        home = device.home
-        # Marked before the delete: afterwards the schedules no longer name the light.
-        mirror_schedules_targeting(devices=[device])
-        device.delete()
-        iot_cookie.mark_home(home)
+
+class RoomNameTaken(contract.InvalidState):
+    """Room names are unique in a home whatever their case ("Kitchen" and "kitchen" clash)."""
+
+    def __init__(self) -> None:
+        super().__init__([contract.FieldError("name", ROOM_NAME_TAKEN)])
+
+
+def _save_room(room: Room, **save: Any) -> Room:
+    # The database's constraint (devices/models.py, on lower(name)) is the rule; the query only
+    # answers the usual case without relying on the error.
+    clash = Room.objects.filter(home=room.home, name__iexact=room.name).exclude(pk=room.pk)
+    if clash.exists():
+        raise RoomNameTaken
+    try:
+        with transaction.atomic():
+            room.save(**save)
+    except IntegrityError as exc:  # a concurrent request took the name first
+        raise RoomNameTaken from exc
+    return room
 
 
 def do_create_room(home: Home, name: str) -> Room:
-    return Room.objects.create(home=home, name=name)
+    """Add a room; RoomNameTaken when the home has one of that name in any case."""
+    return _save_room(Room(home=home, name=name))
+
+
+def do_rename_room(room: Room, name: str) -> Room:
+    old = room.name
+    room.name = name
+    try:
+        return _save_room(room, update_fields=["name"])
+    except RoomNameTaken:
+        room.name = old
+        raise
 
 
 def do_delete_room(room: Room) -> None:
@@ -205,3 +249,254 @@ def do_delete_scene(scene: Scene) -> int:
             last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
         )
     return len(affected)
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count: int,
+                        max_ma: int, out: Path) -> Device:
+    """Give the light `name` of `home` a thing and a fresh certificate; write its bundle.
+
+    All or nothing: on any failure the new certificate, a new thing, the bundle and the
+    database changes are taken back and ProvisioningError (or the AWS error) is raised.
+    A light that already had certificates keeps none of them active.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+        provisioning.ensure_device_policy()
+        ca_pem = provisioning.server_ca_pem()
+        with transaction.atomic():
+            device = Device.objects.filter(home=home, name=name).first()
+            created = device is None
+            if device is None:
+                device = Device(home=home, name=name, thing_name=new_thing_name())
+            provisioning.create_thing(device.thing_name, {"home": str(home.code)}, undo)
+            old = provisioning.thing_certificates(device.thing_name)
+            creds = provisioning.issue_device_certificate(device.thing_name, undo)
+            if room_name:
+                device.room, _ = Room.objects.get_or_create(home=home, name=room_name)
+            device.provisioning = Provisioning.MANUAL
+            device.certificate_id = creds.certificate_id
+            device.save()
+            undo.add(f"bundle {out}", lambda: provisioning.remove_dir(out, existed))
+            provisioning.write_bundle(
+                out, provisioning.base_config(device.thing_name, led_count, max_ma),
+                {provisioning.CERT_FILE: creds.certificate_pem,
+                 provisioning.KEY_FILE: creds.private_key,
+                 provisioning.CA_FILE: ca_pem},
+            )
+            for arn in old:
+                provisioning.deactivate_certificate(device.thing_name, arn)
+            if created:
+                iot_cookie.mark_home(home)
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return device
+
+
+def _new_serial(taken: set[str]) -> str:
+    while True:
+        serial = secrets.token_hex(6)
+        if serial not in taken:
+            taken.add(serial)
+            return serial
+
+
+def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_count: int,
+                  max_ma: int, portal: str,
+                  progress: Callable[[int, int], None] | None = None) -> list[labels.Label]:
+    """Make `count` unclaimed lights: serials, claim codes, AWS identity, bundles, labels.
+
+    `fleet` lights share one claim certificate (the batch's) and get their own certificate on
+    first boot; `manual` lights get their thing and certificate now. Every serial goes into
+    SERIALS_TABLE for the pre-provisioning hook. All or nothing, like do_provision_device.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    made_at = timezone.now()
+    expires = made_at + timedelta(days=expires_days)
+    batch = made_at.strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+    made: list[labels.Label] = []
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+            provisioning.ensure_serials_table()
+        provisioning.ensure_device_policy()
+        files: dict[str, str] = {provisioning.CA_FILE: provisioning.server_ca_pem()}
+        with transaction.atomic():
+            if method == Provisioning.FLEET:
+                provisioning.ensure_claim_policy()
+                claim = provisioning.issue_claim_certificate(undo)
+                files[provisioning.CLAIM_CERT_FILE] = claim.certificate_pem
+                files[provisioning.CLAIM_KEY_FILE] = claim.private_key
+            undo.add(f"folder {out}", lambda: provisioning.remove_dir(out, existed))
+            out.mkdir(parents=True, exist_ok=True)
+            taken = set(Serial.objects.values_list("serial", flat=True))
+            rows = []
+            for index in range(count):
+                serial = _new_serial(taken)
+                thing = f"sl-{serial}"
+                code = claims.new_code()
+                light_files = dict(files)
+                certificate_id = ""
+                if method == Provisioning.MANUAL:
+                    provisioning.create_thing(thing, {"serial": serial}, undo)
+                    creds = provisioning.issue_device_certificate(thing, undo)
+                    certificate_id = creds.certificate_id
+                    light_files[provisioning.CERT_FILE] = creds.certificate_pem
+                    light_files[provisioning.KEY_FILE] = creds.private_key
+                provisioning.set_serial_status(
+                    serial, "made" if method == Provisioning.FLEET else "provisioned", thing,
+                    made_at=made_at.isoformat())
+                undo.add(f"serial {serial}", lambda s=serial: provisioning.delete_serial(s))
+                ap_password = "".join(secrets.choice(claims.ALPHABET.lower()) for _ in range(12))
+                config = {**provisioning.base_config(thing, led_count, max_ma),
+                          "serial": serial, "claim_code": code, "ap_password": ap_password}
+                if method == Provisioning.FLEET:
+                    config["template"] = settings.FLEET_TEMPLATE_NAME
+                provisioning.write_bundle(out / serial, config, light_files)
+                rows.append(Serial(serial=serial, method=method, code_hash=claims.code_hash(code),
+                                   code_expires=expires, batch=batch,
+                                   certificate_id=certificate_id, made=made_at))
+                made.append(labels.Label(
+                    serial=serial, thing=thing, method=method, claim_code=code,
+                    claim_url=claims.claim_url(code, portal), ap_password=ap_password,
+                    code_expires=expires.isoformat(timespec="seconds"),
+                ))
+                if progress is not None:
+                    progress(index + 1, count)
+            Serial.objects.bulk_create(rows)
+            labels.write_csv(out / "lights.csv", made)
+            labels.write_sheet(out / "labels.pdf", made)
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return made
+
+
+# --- claiming and removing --------------------------------------------------------------------
+class ClaimError(Exception):
+    """A claim that cannot be made; the message is for the person claiming."""
+
+
+class InvalidClaimCode(ClaimError):
+    """Wrong, used or expired: one message for all three, so a guess learns nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("This code is not valid. Check it against the label on the light; "
+                         "a code works once, and not after it expires.")
+
+
+class ClaimPending(ClaimError):
+    def __init__(self) -> None:
+        super().__init__("This light is still being removed from its last home; "
+                         "try again in a minute.")
+
+
+def do_claim_light(home: Home, code_text: str, *, name: str = "",
+                   room: Room | None = None) -> Device:
+    """Add the light whose claim code is `code_text` to `home` (the caller checked the role).
+
+    The code is used up in the same transaction that creates the device row; the members'
+    iot_cookie items are marked stale and the light's AWS record is brought up to date after
+    the commit. Raises InvalidClaimCode (nothing changed) or ClaimPending.
+    """
+    code = claims.normalize(code_text)
+    if code is None:
+        raise InvalidClaimCode()
+    with transaction.atomic():
+        serial = (Serial.objects.select_for_update()
+                  .filter(code_hash=claims.code_hash(code)).first())
+        if (serial is None or serial.device_id is not None
+                or serial.code_expires <= timezone.now()
+                or Device.objects.filter(thing_name=serial.thing_name).exists()):
+            raise InvalidClaimCode()
+        if RetiredThing.objects.filter(thing_name=serial.thing_name).exists():
+            raise ClaimPending()
+        device = Device.objects.create(
+            home=home, room=room, name=name or "New light", thing_name=serial.thing_name,
+            provisioning=serial.method, certificate_id=serial.certificate_id,
+        )
+        serial.device = device
+        serial.claimed = timezone.now()
+        serial.save(update_fields=["device", "claimed"])
+        iot_cookie.mark_home(home)
+        transaction.on_commit(lambda: _after_claim(device))
+    return device
+
+
+def _after_claim(device: Device) -> None:
+    """Best effort, after the commit: the thing learns its home, the row its certificate and
+    (if the light is already online) its current shadow. The light works without any of it."""
+    try:
+        principals = provisioning.thing_certificates(device.thing_name)
+        if principals:
+            provisioning.create_thing(device.thing_name, {"home": str(device.home.code)},
+                                      provisioning.Undo())
+            if not device.certificate_id:
+                device.certificate_id = provisioning.certificate_id_of(principals[0])
+                device.save(update_fields=["certificate_id"])
+    except provisioning.AWS_ERRORS as exc:
+        log.warning("claim of %s: AWS record not updated: %s", device.thing_name, exc)
+    # Not online yet: the shadow-events consumer records it when it connects.
+    with contextlib.suppress(shadow.ShadowError):
+        do_refresh_from_shadow(device)
+
+
+def do_remove_device(device: Device) -> None:
+    """Remove a light: the row goes now; its certificate, shadow and thing go after the commit.
+
+    The AWS side is recorded in the RetiredThing outbox in the same transaction and pushed
+    once it commits (retried until it succeeds). A light the platform made gets its serial
+    back, so after a factory reset it can provision itself and be claimed again.
+    """
+    from schedules.actions import mirror_schedules_targeting
+
+    with transaction.atomic():
+        home = device.home
+        # Marked before the delete: afterwards the schedules no longer name the light.
+        mirror_schedules_targeting(devices=[device])
+        serial = Serial.objects.filter(device=device).first()
+        if serial is not None:
+            # Re-armed: the label's code works again for whoever claims the light next.
+            serial.device = None
+            serial.claimed = None
+            serial.code_expires = max(serial.code_expires, timezone.now()
+                                      + timedelta(days=settings.CLAIM_CODE_TTL_DAYS))
+            serial.save(update_fields=["device", "claimed", "code_expires"])
+        retire_things([device.thing_name], serial=serial.serial if serial else "")
+        device.delete()
+        iot_cookie.mark_home(home)
+
+
+def retire_things(thing_names: list[str], serial: str = "") -> None:
+    """Record (inside the caller's transaction) that these things' AWS side must go."""
+    for thing in thing_names:
+        RetiredThing.objects.update_or_create(thing_name=thing, defaults={"serial": serial})
+    outbox.mark(RetiredThing, list(thing_names), "thing_name", tasks.enqueue_retire)
+
+
+def do_revoke_certificate(device: Device) -> list[str]:
+    """Operators: revoke the light's certificates at once (it is refused at CONNECT)."""
+    return provisioning.revoke_certificates(device.thing_name)

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 
 from devices.models import Device, Room
+from smartlight import contract
+from smartlight.text import PlainTextForm
 
 ON_CHOICES = [("true", "On"), ("false", "Off")]
 
@@ -15,16 +17,21 @@ def percent_to_level(percent: int) -> int:
     return round(percent * 255 / 100)
 
 
-class StateForm(forms.Form):
+class StateForm(PlainTextForm, forms.Form):
     """Any subset of a light's controls; only the fields sent are changed."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
     brightness = forms.IntegerField(min_value=0, max_value=100, required=False,
                                     help_text="percent")
-    color = forms.CharField(max_length=7, required=False)
-    effect = forms.CharField(max_length=40, required=False)
-    speed = forms.IntegerField(min_value=0, max_value=255, required=False)
-    transition_ms = forms.IntegerField(min_value=0, max_value=60000, required=False)
+    # Colour and effect are checked by the contract itself when the change is made
+    # (devices/actions.py), untrimmed: "#ff8800\n" is refused here as in the API.
+    color = forms.CharField(required=False, strip=False)
+    effect = forms.CharField(required=False, strip=False)
+    speed = forms.IntegerField(min_value=contract.LEVEL_MIN, max_value=contract.LEVEL_MAX,
+                               required=False)
+    transition_ms = forms.IntegerField(
+        min_value=0, max_value=contract.INTERACTIVE_MAX_TRANSITION_MS, required=False
+    )
 
     def changes(self) -> dict[str, Any]:
         """The desired keys the user set, in the contract's units (call after is_valid)."""
@@ -43,7 +50,7 @@ class StateForm(forms.Form):
         return changes
 
 
-class RoomForm(forms.ModelForm):
+class RoomForm(PlainTextForm, forms.ModelForm):
     class Meta:
         model = Room
         fields = ["name"]
@@ -54,16 +61,11 @@ class RoomForm(forms.ModelForm):
             self.instance.home = home
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        clash = Room.objects.filter(home=self.instance.home, name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("This home already has a room of that name.")
-        return name
+        # Uniqueness is the action's rule (devices/actions.py), the same for the API.
+        return self.cleaned_data["name"].strip()
 
 
-class DeviceForm(forms.ModelForm):
+class DeviceForm(PlainTextForm, forms.ModelForm):
     """Rename a light or move it to another room of its home."""
 
     class Meta:
@@ -79,7 +81,7 @@ class DeviceForm(forms.ModelForm):
         self.fields["room"].to_field_name = "code"
 
 
-class SceneForm(forms.Form):
+class SceneForm(PlainTextForm, forms.Form):
     name = forms.CharField(max_length=100)
     devices = forms.ModelMultipleChoiceField(
         queryset=Device.objects.none(), to_field_name="code",
@@ -93,3 +95,12 @@ class SceneForm(forms.Form):
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
+
+
+class ClaimForm(forms.Form):
+    """The code on a light's label, as typed or as the QR code's link carried it."""
+
+    code = forms.CharField(max_length=40, label="Claim code", strip=True,
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "off", "autocapitalize": "characters",
+                               "spellcheck": "false", "placeholder": "ABCDE-FGHJK"}))

@@ -5,10 +5,13 @@ from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Home
-from devices.shadow import COLOR_RE, DESIRED_KEYS, FIRMWARE_MAX_TRANSITION_MS
+from smartlight import contract
+from smartlight.contract import DESIRED_KEYS
+from smartlight.outbox import OutboxEntry
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
@@ -16,31 +19,13 @@ DEFAULT_LOOK: dict[str, Any] = {
 }
 
 
-def _is_level(low: int, high: int):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-
-
-# The contract's rules for each desired key (DESIGN section 4), as cheap predicates: the
-# dashboard checks every reported value of every light on each render.
-_VALID = {
-    "on": lambda v: isinstance(v, bool),
-    "brightness": _is_level(0, 255),
-    "color": lambda v: isinstance(v, str) and COLOR_RE.match(v) is not None,
-    "effect": lambda v: isinstance(v, str) and v != "",
-    "speed": _is_level(0, 255),
-    "transition_ms": _is_level(0, FIRMWARE_MAX_TRANSITION_MS),
-}
-
-
 def contract_values(state: Any) -> dict[str, Any]:
-    """The desired keys of `state` whose values fit the contract.
+    """The desired keys of `state` whose values fit the contract (smartlight/contract.py).
 
     Reported state comes from devices: a broken firmware may report anything, and the portal
     must still draw the light (showing defaults for what makes no sense).
     """
-    if not isinstance(state, dict):
-        return {}
-    return {k: state[k] for k, valid in _VALID.items() if k in state and valid(state[k])}
+    return contract.contract_values(state)
 
 
 # \A...\Z, not ^...$: `$` also matches before a trailing newline.
@@ -54,6 +39,16 @@ def new_thing_name() -> str:
     return "sl-" + uuid.uuid4().hex[:12]
 
 
+ROOM_NAME_TAKEN = "This home already has a room of that name."
+
+
+class Provisioning(models.TextChoices):
+    MANUAL = "manual", "manual (certificate made by the platform)"
+    FLEET = "fleet", "fleet provisioning by claim"
+    JITP = "jitp", "just-in-time provisioning (maker's CA)"
+    JITR = "jitr", "just-in-time registration (maker's CA)"
+
+
 class Room(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     home = models.ForeignKey(Home, models.CASCADE, related_name="rooms")
@@ -62,7 +57,9 @@ class Room(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["home", "name"], name="unique_room_name_per_home"),
+            # "Kitchen" and "kitchen" are one room name (devices/actions.py raises RoomNameTaken).
+            models.UniqueConstraint(Lower("name"), "home", name="unique_room_name_per_home",
+                                    violation_error_message=ROOM_NAME_TAKEN),
         ]
 
     def __str__(self) -> str:
@@ -91,6 +88,9 @@ class Device(models.Model):
     # again (its version restarts at 0, AWS "Interacting with shadows", DELETE) from a stale one.
     shadow_updated = models.DateTimeField(null=True, blank=True)
     fw = models.CharField(max_length=32, blank=True)
+    # How the light got its certificate, and which one it is (the private key never reaches us).
+    provisioning = models.CharField(max_length=8, choices=Provisioning.choices, blank=True)
+    certificate_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
     # When the cached state last changed (desired asked, document applied): the dashboard's
     # live feed answers "304 Not Modified" while no light of the home changed.
@@ -134,9 +134,7 @@ class Device(models.Model):
 
     @property
     def effects(self) -> list[str]:
-        effects = (self.reported or {}).get("effects")
-        names = [e for e in effects if isinstance(e, str)] if isinstance(effects, list) else []
-        return names if "solid" in names else ["solid", *names]
+        return list(contract.effects_of(self.reported))
 
     @property
     def led_count(self) -> int:
@@ -162,3 +160,52 @@ class Scene(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+SERIAL_RE = r"\A[0-9a-f]{12}\Z"
+
+
+class Serial(models.Model):
+    """A light the platform made (provision_batch) and that a household can claim with its code.
+
+    Only a keyed hash of the claim code is kept: the code itself exists on the printed label
+    and in the factory's CSV. `device` is set while a home owns the light.
+    """
+
+    serial = models.CharField(max_length=12, unique=True,
+                              validators=[RegexValidator(SERIAL_RE, "12 lowercase hex characters")])
+    method = models.CharField(max_length=8, choices=Provisioning.choices)
+    code_hash = models.CharField(max_length=64, unique=True)
+    code_expires = models.DateTimeField()
+    batch = models.CharField(max_length=40, blank=True)
+    # Manual batches make the certificate at the factory; fleet lights get theirs on first boot.
+    certificate_id = models.CharField(max_length=64, blank=True)
+    made = models.DateTimeField(default=timezone.now)
+    claimed = models.DateTimeField(null=True, blank=True)
+    device = models.OneToOneField(Device, models.SET_NULL, null=True, blank=True,
+                                  related_name="serial")
+
+    class Meta:
+        ordering = ["-made", "serial"]
+
+    def __str__(self) -> str:
+        return self.serial
+
+    @property
+    def thing_name(self) -> str:
+        return f"sl-{self.serial}"
+
+
+class RetiredThing(OutboxEntry):
+    """A removed light whose AWS side (certificate, thing, shadow) must still be taken down.
+
+    Written in the transaction that deletes the device row; the push detaches and deactivates
+    its certificates, deletes the shadow and the thing, and re-arms its serial. Every step is
+    safe to repeat, so a failed push is simply retried.
+    """
+
+    thing_name = models.CharField(max_length=15, unique=True)
+    serial = models.CharField(max_length=12, blank=True)
+
+    def __str__(self) -> str:
+        return self.thing_name

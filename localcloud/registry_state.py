@@ -1,11 +1,13 @@
-"""The IoT registry (moto's iot backends) kept in `--state-dir` across restarts.
+"""The IoT registry (moto's iot backends) and the provisioning tables kept in `--state-dir`.
 
 moto keeps everything in memory, so without this every certificate the platform made (and every
-light's bundle with it) would stop working when localcloud restarts. The registry is small: it
-is written as JSON (`iot.json`, atomically) when it changed, checked every two seconds and at
-shutdown, and loaded at start before anyone connects. Kept: thing types, things, policies
-(their default version), CA certificates (status, registration config, auto-registration),
-certificates (status, CA) and the policy and thing attachments.
+light's bundle with it) would stop working when localcloud restarts, and every serial the
+platform made would be refused by the pre-provisioning hook. Both are small: they are written
+as JSON (`iot.json`, `dynamodb.json`, atomically) when they changed, checked every two seconds
+and at shutdown, and loaded at start before anyone connects. Kept: thing types, things,
+policies (their default version), CA certificates (status, registration config,
+auto-registration), certificates (status, CA), the policy and thing attachments, and the items
+of the DynamoDB tables named (the serials table and `iot_cookie`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from localcloud.iot import _snapshot, backends
+from localcloud.iot import backends, copied
 
 log = logging.getLogger("localcloud.iot")
 
@@ -30,32 +32,32 @@ def snapshot() -> list[dict[str, Any]]:
             "region": backend.region_name,
             "thing_types": [
                 {"name": t.thing_type_name, "properties": t.thing_type_properties}
-                for t in _snapshot(backend.thing_types.values)
+                for t in copied(backend.thing_types.values)
             ],
             "things": [
                 {"name": t.thing_name, "attributes": dict(t.attributes),
                  "type": t.thing_type.thing_type_name if t.thing_type else None}
-                for t in _snapshot(backend.things.values)
+                for t in copied(backend.things.values)
             ],
             "policies": [
                 {"name": p.name, "document": p.document if isinstance(p.document, str)
                  else json.dumps(p.document)}
-                for p in _snapshot(backend.policies.values)
+                for p in copied(backend.policies.values)
             ],
             "ca_certificates": [
                 {"pem": c.certificate_pem, "status": c.status,
                  "registration_config": c.registration_config or {},
                  "auto_registration": bool(getattr(c, "auto_registration", False))}
-                for c in _snapshot(backend.ca_certificates.values)
+                for c in copied(backend.ca_certificates.values)
             ],
             "certificates": [
                 {"pem": c.certificate_pem, "status": c.status, "ca": c.ca_certificate_id}
-                for c in _snapshot(backend.certificates.values)
+                for c in copied(backend.certificates.values)
             ],
             "principal_policies": [[arn, name] for (arn, name), _ in
-                                   _snapshot(backend.principal_policies.items)],
+                                   copied(backend.principal_policies.items)],
             "principal_things": [[arn, name] for (arn, name), _ in
-                                 _snapshot(backend.principal_things.items)],
+                                 copied(backend.principal_things.items)],
         })
     return state
 
@@ -89,32 +91,62 @@ def restore(state: list[dict[str, Any]]) -> None:
             backend.attach_thing_principal(name, arn)
 
 
+def table_items(dynamodb: Any, tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    saved: dict[str, list[dict[str, Any]]] = {}
+    for table in tables:
+        items: list[dict[str, Any]] = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            items.extend(page["Items"])
+        saved[table] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return saved
+
+
 class RegistryFile:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, tables: list[str] | None = None) -> None:
         self.directory = directory
         self.path = directory / "iot.json"
-        self._last = ""
+        self.tables_path = directory / "dynamodb.json"
+        self.tables = tables or []
+        self.dynamodb: Any = None
+        self._last: dict[Path, str] = {}
 
     def load(self) -> None:
+        """The IoT registry; call before moto serves anyone."""
         if self.path.exists():
             text = self.path.read_text()
             restore(json.loads(text))
-            self._last = text
+            self._last[self.path] = text
             log.info("loaded the IoT registry from %s", self.path)
 
+    def load_tables(self, dynamodb: Any) -> None:
+        """The tables' items, once the tables exist; `dynamodb` is a boto3 client of moto."""
+        self.dynamodb = dynamodb
+        if self.tables_path.exists():
+            text = self.tables_path.read_text()
+            for table, items in json.loads(text).items():
+                if table in self.tables:
+                    for item in items:
+                        dynamodb.put_item(TableName=table, Item=item)
+            self._last[self.tables_path] = text
+
     def save(self) -> None:
-        """Write the registry if it changed since the last write."""
-        text = json.dumps(snapshot(), sort_keys=True)
-        if text == self._last:
+        """Write what changed since the last write."""
+        self._write(self.path, json.dumps(snapshot(), sort_keys=True))
+        if self.dynamodb is not None and self.tables:
+            self._write(self.tables_path,
+                        json.dumps(table_items(self.dynamodb, self.tables), sort_keys=True))
+
+    def _write(self, path: Path, text: str) -> None:
+        if text == self._last.get(path):
             return
-        fd, tmp = tempfile.mkstemp(prefix=".iot-", dir=self.directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=self.directory)
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self._last = text
+        self._last[path] = text

@@ -11,7 +11,7 @@ import os
 from clock import ticks_diff
 
 # Defaults, overridden by the device-local /config.json (never committed; see
-# config.example.json). DESIGN section 4 names thing, endpoint, port, led_count, pin, max_ma.
+# config.example.json). docs/device-contract.md names the keys provisioning writes.
 CONFIG = {
     "thing": "",
     "endpoint": "",

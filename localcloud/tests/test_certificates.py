@@ -79,6 +79,12 @@ def test_the_certificates_the_platform_makes_are_signed_by_the_local_ca(cloud, t
     assert digest.finalize().hex() == bundle.certificate_id
 
 
+def test_the_data_endpoint_is_the_tls_listeners_host(cloud):
+    described = cloud.client("iot").describe_endpoint(endpointType="iot:Data-ATS")
+
+    assert described["endpointAddress"] == cloud.mqtts_host
+
+
 def test_an_unregistered_certificate_from_a_trusted_ca_is_refused_at_connect(cloud, tmp_path,
                                                           connect, thing):
     ca = LocalCA(cloud.ca_dir)
@@ -255,7 +261,7 @@ def test_the_service_credential_still_works_on_the_plain_listener(cloud):
     client.close()
 
 
-def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
+def test_with_a_state_dir_certificates_their_ca_and_the_serials_survive_a_restart(tmp_path):
     from localcloud.testing import LocalCloud
 
     thing = new_thing()
@@ -268,6 +274,8 @@ def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
         ca_id = cloud.client("iot").register_ca_certificate(
             caCertificate=maker.pem, setAsActive=True,
             allowAutoRegistration=True)["certificateId"]
+        serial = {"serial": {"S": "0123456789ab"}, "status": {"S": "made"}}
+        cloud.client("dynamodb").put_item(TableName="smartlight-serials", Item=serial)
         ca_before = cloud.ca_path.read_bytes()
 
         cloud.restart()
@@ -281,6 +289,8 @@ def test_with_a_state_dir_certificates_and_their_ca_survive_a_restart(tmp_path):
         assert iot.describe_thing(thingName=thing)["thingTypeName"] == "smartlight"
         assert [(c["certificateId"], c["status"]) for c in
                 iot.list_ca_certificates()["certificates"]] == [(ca_id, "ACTIVE")]
+        assert cloud.client("dynamodb").get_item(
+            TableName="smartlight-serials", Key={"serial": serial["serial"]})["Item"] == serial
         # JITR still works with the CA registered before the restart.
         jitr = maker.device(tmp_path / "jitr", new_thing())
         assert TlsClient(cloud, jitr.cert.name.split(".")[0], jitr).code == DROPPED
