@@ -1,7 +1,8 @@
 """Build build/lambda.zip: every Lambda of the system for the AWS Lambda Python runtime.
 
-The handlers need only boto3, which the runtime provides, so the zip holds the modules of this
-directory and nothing else; the stack points each function at its own module (handler settings
+The handlers need only boto3, which the runtime provides, and the light-state contract
+(smartlight/contract.py, standard library only), so the zip holds the modules of this directory
+and the contract; the stack points each function at its own module (handler settings
 schedule_handler.handler, provisioning_hook.handler, jitr_handler.handler). Entries get a fixed
 timestamp and mode so the same source always gives the same bytes (and the same CodeSha256, so
 a redeploy without changes is a no-op).
@@ -16,18 +17,29 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FILES = sorted(path.name for path in HERE.glob("*.py") if path.name != "build.py")
+ROOT = HERE.parent
+# (path in the zip, path in the repository): every handler, and the light-state contract they
+# import as a bare `smartlight` package (the platform's own __init__ needs Django).
+FILES = [
+    *(
+        (path.name, f"lambda/{path.name}")
+        for path in sorted(HERE.glob("*.py"))
+        if path.name != "build.py"
+    ),
+    ("smartlight/__init__.py", None),
+    ("smartlight/contract.py", "smartlight/contract.py"),
+]
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def build(output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in FILES:
+        for name, source in FILES:
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (HERE / name).read_bytes())
+            archive.writestr(info, (ROOT / source).read_bytes() if source else b"")
     return output
 
 

@@ -1,8 +1,8 @@
 """The EventBridge mirror of schedules, chosen by settings.SCHEDULE_BACKEND.
 
 `rules` (default, the seed's way): one EventBridge rule per schedule, named after its UUID, with a
-UTC cron expression and one target, the schedule Lambda, whose constant `Input` is DESIGN
-section 4's `{"schedule", "things", "desired"}`. EventBridge rules only know UTC
+UTC cron expression and one target, the schedule Lambda, whose constant `Input` is the
+`{"schedule", "things", "desired"}` of docs/device-contract.md. EventBridge rules only know UTC
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html), so:
 
 - weekly and simple cron schedules become a recurring UTC cron valid while the home keeps its

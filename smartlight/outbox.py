@@ -1,4 +1,4 @@
-"""Mirrors to AWS through an outbox (DESIGN section 6).
+"""Mirrors to AWS through an outbox (docs/architecture.md, "Mirrors to AWS").
 
 A change that must reach AWS (a membership → the `iot_cookie` item; a schedule → its EventBridge
 rule) records an outbox row in the same transaction as the change, and a Celery task pushes it

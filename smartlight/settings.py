@@ -341,19 +341,6 @@ CLAIM_CODE_TTL_DAYS = env_int("CLAIM_CODE_TTL_DAYS", 730)
 # Claim-code guesses allowed per person and per address in a window (the shared cache counts).
 CLAIM_GUESSES_PER_WINDOW = env_int("CLAIM_GUESSES_PER_WINDOW", 10)
 CLAIM_GUESS_WINDOW_S = env_int("CLAIM_GUESS_WINDOW_S", 900)
-# Proxies in front of the web servers that append to X-Forwarded-For (1 behind Elastic
-# Beanstalk's load balancer); 0 trusts only the socket's address.
-TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
-
-# One cache shared by every web worker (rate limits count across them): Redis when
-# CACHE_URL points at one, else a database table (`manage.py createcachetable`).
-CACHE_URL = env_str("CACHE_URL")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    if CACHE_URL.startswith(("redis://", "rediss://"))
-    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-          "LOCATION": "smartlight_cache"}
-}
 
 # --- Celery --------------------------------------------------------------------------------
 # SQS in AWS, Redis when pointed there, and a filesystem transport that needs no server locally.

@@ -1,5 +1,5 @@
 """Celery's broker comes from the environment: a filesystem transport that needs no server
-locally, SQS in AWS, Redis when CELERY_BROKER_URL points there (issue 2, item 3).
+locally, SQS in AWS, Redis when CELERY_BROKER_URL points there (docs/decisions.md).
 
 Each case loads the settings and the Celery app in a fresh interpreter, as a worker would.
 """
