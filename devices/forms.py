@@ -17,7 +17,7 @@ def percent_to_level(percent: int) -> int:
     return round(percent * 255 / 100)
 
 
-class StateForm(PlainTextForm, forms.Form):
+class StateForm(forms.Form):
     """Any subset of a light's controls; only the fields sent are changed."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
