@@ -18,10 +18,7 @@ def percent_to_level(percent: int) -> int:
 
 
 class StateForm(forms.Form):
-    """Any subset of a light's controls; only the fields sent are changed.
-
-    Not a PlainTextForm: colour and effect are checked by the light-state contract, which
-    words the refusal the same way as the API."""
+    """Any subset of a light's controls; only the fields sent are changed."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
     brightness = forms.IntegerField(min_value=0, max_value=100, required=False,
