@@ -22,6 +22,7 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
+from accounts.api_auth import client_address
 from accounts.models import Role
 from devices import actions, claims
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
@@ -111,6 +112,10 @@ class ClaimIn(Schema):
     home: UUID | None = Field(None, description="default: the current home")
     name: Name | None = Field(None, description="default: “New light”")
     room: UUID | None = Field(None, description="a room of that home")
+
+
+class Problem(Schema):
+    detail: str
 
 
 class BatchOut(Schema):
@@ -219,7 +224,8 @@ def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     return Status(204, None)
 
 
-@router.post("/claims", response={201: DeviceOut}, summary="Add a light with its claim code")
+@router.post("/claims", response={201: DeviceOut, 409: Problem, 429: Problem},
+             summary="Add a light with its claim code")
 def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, Any]]:
     """Members and owners add a light the platform made. A wrong, used or expired code all
     answer the same 422; too many wrong codes from one person or address answer 429."""
@@ -230,7 +236,7 @@ def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, 
         if room is None:
             raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
                                     "msg": "is not a room of this home"}])
-    address = claims.client_address(request)
+    address = client_address(request)
     if claims.too_many_guesses(request.auth.pk, address):
         raise HttpError(429, "Too many wrong codes; wait a quarter of an hour and try again.")
     try:

@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
+from accounts.api_auth import client_address
 from accounts.models import Role
 from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
@@ -376,7 +377,7 @@ def light_add(request: HttpRequest, code: str = "") -> HttpResponse:
     form = ClaimForm(request.POST)
     if not form.is_valid():
         return _claim_page(request, membership, form, status=422)
-    address = claims.client_address(request)
+    address = client_address(request)
     if claims.too_many_guesses(request.user.pk, address):
         form.add_error("code", TOO_MANY_GUESSES)
         return _claim_page(request, membership, form, status=429)

@@ -1,12 +1,13 @@
-"""Build build/schedule_lambda.zip: the schedule handler for the AWS Lambda Python runtime.
+"""Build build/lambda.zip: every Lambda of the system for the AWS Lambda Python runtime.
 
-The handler needs only boto3, which the runtime provides, and the light-state contract
-(smartlight/contract.py, standard library only), so the zip holds those two files. Entries get
-a fixed timestamp and mode so the same source always gives the same bytes (and the same
-CodeSha256, so a redeploy without changes is a no-op).
+The handlers need only boto3, which the runtime provides, and the light-state contract
+(smartlight/contract.py, standard library only), so the zip holds the modules of this directory
+and the contract; the stack points each function at its own module (handler settings
+schedule_handler.handler, provisioning_hook.handler, jitr_handler.handler). Entries get a fixed
+timestamp and mode so the same source always gives the same bytes (and the same CodeSha256, so
+a redeploy without changes is a no-op).
 
 Usage: python lambda/build.py [output.zip]
-Handler setting: schedule_handler.handler
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# (path in the zip, path in the repository): the handler and the light-state contract it imports.
+# (path in the zip, path in the repository): every handler, and the light-state contract they
+# import as a bare `smartlight` package (the platform's own __init__ needs Django).
 FILES = [
-    ("schedule_handler.py", "lambda/schedule_handler.py"),
-    ("smartlight/__init__.py", None),  # a bare package: the platform's own __init__ needs Django
+    *(
+        (path.name, f"lambda/{path.name}")
+        for path in sorted(HERE.glob("*.py"))
+        if path.name != "build.py"
+    ),
+    ("smartlight/__init__.py", None),
     ("smartlight/contract.py", "smartlight/contract.py"),
 ]
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -38,7 +44,7 @@ def build(output: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    output = Path(argv[1]) if len(argv) > 1 else HERE.parent / "build" / "schedule_lambda.zip"
+    output = Path(argv[1]) if len(argv) > 1 else HERE.parent / "build" / "lambda.zip"
     path = build(output)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0

@@ -43,7 +43,9 @@ from smartlight import aws
 
 log = logging.getLogger(__name__)
 
-NAME_PREFIX = "smartlight-"
+# One per environment (smartlight-<env>- in AWS), so environments sharing an account never
+# reconcile each other's rules away.
+NAME_PREFIX = settings.SCHEDULE_NAME_PREFIX
 TARGET_ID = "schedule-lambda"
 RULES_QUOTA = 300
 QUOTA_WARN_SHARE = 0.8

@@ -3,33 +3,60 @@
 # exactly this wiring.
 import gc
 import random
+import sys
 
 import app
+import mqtt
+import provision
 import store
 import wifimgr
 
+# asyncio.open_connection(..., ssl=SSLContext) and the ssl module with SSLContext arrived in
+# MicroPython v1.22; older images cannot make the TLS connection AWS IoT needs.
+MIN_MICROPYTHON = (1, 22)
 
-def make(root, machine, neopixel, network, socket, ntptime, MQTTClient, ssl, log=print):
+
+def check_runtime(log, impl=None):
+    """Log the runtime and whether this firmware supports it; False when it does not."""
+    if impl is None:
+        impl = sys.implementation
+    version = tuple(impl.version[:2])
+    name = impl.name + " " + ".".join([str(v) for v in impl.version[:3]])
+    if impl.name == "micropython" and version < MIN_MICROPYTHON:
+        log("runtime:", name, "is too old: this firmware needs MicroPython 1.22 or newer")
+        return False
+    log("runtime:", name, "supported")
+    return True
+
+
+def make(root, machine, neopixel, network, socket, ntptime, ssl, open_connection=None, log=print):
+    check_runtime(log)
     cfg = store.load_config(root, log)
     strip = neopixel.NeoPixel(machine.Pin(int(cfg["pin"]), machine.Pin.OUT), int(cfg["led_count"]))
     wdt_ms = int(cfg.get("wdt_ms", 0))
     wdt = machine.WDT(timeout=wdt_ms) if wdt_ms > 0 else None
-    wifi = wifimgr.WifiManager(network, socket, root, cfg["thing"], log)
+    wifi = wifimgr.WifiManager(
+        network, socket, root, cfg["thing"], log, ap_password=cfg.get("ap_password"),
+        serial=cfg.get("serial"), claim_code=cfg.get("claim_code"),
+    )
 
     def certs(name):
         return store.path(root, cfg["certs"] + "/" + name)
 
-    def make_client():
+    def make_client(claim=False):
         ctx = None
         if cfg.get("tls", True):
-            # Mutual TLS to AWS IoT on 8883: the official ESP32 build has no ALPN, so 443 is
-            # out. wrap_socket(server_hostname=endpoint) in umqtt sends SNI, which IoT Core
-            # requires to pick the account's endpoint.
+            # Mutual TLS to AWS IoT on 8883 (the official ESP32 build has no ALPN, so 443 is
+            # out). The client passes server_hostname=endpoint: SNI, which IoT Core requires
+            # to pick the account's endpoint.
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.verify_mode = ssl.CERT_REQUIRED
             ctx.load_verify_locations(cafile=certs("AmazonRootCA1.pem"))
-            ctx.load_cert_chain(certs("certificate.pem.crt"), certs("private.pem.key"))
-        return MQTTClient(
+            if claim:
+                ctx.load_cert_chain(certs(provision.CLAIM_CERT), certs(provision.CLAIM_KEY))
+            else:
+                ctx.load_cert_chain(certs(provision.CERT), certs(provision.KEY))
+        return mqtt.MQTTClient(
             cfg["thing"],
             cfg["endpoint"],
             port=int(cfg["port"]),
@@ -37,6 +64,9 @@ def make(root, machine, neopixel, network, socket, ntptime, MQTTClient, ssl, log
             password=cfg.get("password"),
             keepalive=int(cfg.get("keepalive_s", 45)),
             ssl=ctx,
+            server_hostname=cfg["endpoint"],
+            open_connection=open_connection,
+            timeout_ms=int(cfg.get("mqtt_timeout_ms", 10000)),
         )
 
     def sync_time():

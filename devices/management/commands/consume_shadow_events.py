@@ -43,7 +43,7 @@ class Consumer:
 
     @property
     def dead_url(self) -> str:
-        # In AWS the dead-letter queue is infrastructure (.ebextensions/02_resources.config,
+        # In AWS the dead-letter queue is infrastructure (the stack deploy/smartlight.yaml,
         # also the main queue's redrive target); locally it is made on first use.
         if self._dead_url is None:
             name = dead_letter_queue_name(self.queue_name)
