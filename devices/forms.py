@@ -33,6 +33,13 @@ class StateForm(forms.Form):
         min_value=0, max_value=contract.INTERACTIVE_MAX_TRANSITION_MS, required=False
     )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Colour and effect are the contract's to judge, control characters included, so the
+        # portal gives the API's reason for the same value.
+        for name in ("color", "effect"):
+            self.fields[name].validators = []
+
     def changes(self) -> dict[str, Any]:
         """The desired keys the user set, in the contract's units (call after is_valid)."""
         data = self.cleaned_data
