@@ -1,6 +1,6 @@
 """Idle cost: AWS-billable operations per light per idle hour, and the monthly bill per light.
 
-    .venv/bin/python bench/idle_cost.py [--rev main] [--hours 1] [--speed 120]
+    .venv/bin/python bench/idle_cost.py [--rev 7120ec0] [--hours 1] [--speed 120]
 
 One simulated light (the real firmware, firmware/sim) connects to localcloud and sits idle
 (nobody changes its shadow) for `--hours` of firmware time. The firmware's clock runs `--speed`

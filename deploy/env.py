@@ -44,6 +44,7 @@ OUTPUT_SETTINGS: dict[str, str] = {
     "AllowedHosts": "ALLOWED_HOSTS",
     "CsrfTrustedOrigins": "CSRF_TRUSTED_ORIGINS",
     "SiteUrl": "SITE_URL",
+    "PortalUrl": "PORTAL_URL",
     "Region": "AWS_REGION",
 }
 

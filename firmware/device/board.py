@@ -1,6 +1,7 @@
 # Builds a Device from the standard MicroPython modules. main.py passes the real ones of the
 # official ESP32 build; the simulator passes per-light shims with the same API, so both run
 # exactly this wiring.
+import asyncio
 import gc
 import random
 import sys
@@ -29,6 +30,37 @@ def check_runtime(log, impl=None):
     return True
 
 
+RESOLVE_AGAIN_MS = 600000  # a failing connect re-resolves the endpoint at most this often
+
+
+def caching_opener(socket, ticks_ms, ticks_diff, connect=None, cache=None):
+    """asyncio.open_connection with the endpoint's address remembered.
+
+    getaddrinfo is a blocking call on the ESP32 port (seconds against a dead resolver): it
+    runs once, and again only when a connection fails and the address is older than
+    RESOLVE_AGAIN_MS, so a light waiting out an outage does not freeze its frames on DNS at
+    every attempt. TLS still checks the certificate against the endpoint name (SNI)."""
+    if cache is None:
+        cache = {}
+
+    async def opener(host, port, ssl=None, server_hostname=None):
+        hit = cache.get(host)
+        if hit is None:
+            hit = (socket.getaddrinfo(host, port)[0][-1][0], ticks_ms())
+            cache[host] = hit
+        conn = connect or asyncio.open_connection
+        try:
+            if ssl is None:
+                return await conn(hit[0], port)
+            return await conn(hit[0], port, ssl=ssl, server_hostname=server_hostname or host)
+        except Exception:
+            if ticks_diff(ticks_ms(), hit[1]) >= RESOLVE_AGAIN_MS:
+                cache.pop(host, None)
+            raise
+
+    return opener
+
+
 def make(root, machine, neopixel, network, socket, ntptime, ssl, open_connection=None, log=print):
     check_runtime(log)
     cfg = store.load_config(root, log)
@@ -39,6 +71,11 @@ def make(root, machine, neopixel, network, socket, ntptime, ssl, open_connection
         network, socket, root, cfg["thing"], log, ap_password=cfg.get("ap_password"),
         serial=cfg.get("serial"), claim_code=cfg.get("claim_code"),
     )
+
+    if open_connection is None:
+        from clock import ticks_diff, ticks_ms
+
+        open_connection = caching_opener(socket, ticks_ms, ticks_diff)
 
     def certs(name):
         return store.path(root, cfg["certs"] + "/" + name)

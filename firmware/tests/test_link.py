@@ -161,3 +161,18 @@ def test_a_rejected_register_thing_is_logged_and_retried(link):
     assert "403 AccessDenied serial blocked" in v["logged"][0]
     assert "certificate.pem.crt" not in v["files"]
     assert v["online"] is False
+
+
+def test_the_endpoint_is_resolved_once_and_again_only_when_old_and_failing(link):
+    # getaddrinfo blocks on the ESP32 port: a light retrying through an outage must not pay it
+    # at every attempt; TLS still names the endpoint (SNI), not the address.
+    v = value(link, "the endpoint is resolved once, not at every reconnect")
+    assert v["calls"] == [
+        ["192.0.2.7", 8883, "CTX", "iot.example"],
+        ["192.0.2.7", 8883, "CTX", "iot.example"],
+        ["192.0.2.7", 8883, "CTX", "iot.example"],
+        ["192.0.2.7", 8883, "CTX", "iot.example"],
+        ["192.0.2.8", 8883, None, None],
+    ]
+    assert v["lookups_soon"] == 1
+    assert v["lookups"] == 2

@@ -439,5 +439,42 @@ async def _():
     }
 
 
+@acheck("the endpoint is resolved once, not at every reconnect")
+async def _():
+    socket.lookups.clear()
+    socket.ADDRESSES["iot.example"] = "192.0.2.7"
+    calls = []
+    fail = [0]
+
+    async def connect(host, port, ssl=None, server_hostname=None):
+        calls.append([host, port, ssl, server_hostname])
+        if fail[0]:
+            raise OSError(113)
+        return None, None
+
+    clock_ms = [0]
+    cache = {}
+    opener = board.caching_opener(
+        socket, lambda: clock_ms[0], lambda a, b: a - b, connect, cache
+    )
+    await opener("iot.example", 8883, "CTX", "iot.example")
+    await opener("iot.example", 8883, "CTX", "iot.example")
+    fail[0] = 1
+    try:
+        await opener("iot.example", 8883, "CTX", "iot.example")  # fails: address kept (fresh)
+    except OSError:
+        pass
+    lookups_soon = len(socket.lookups)
+    clock_ms[0] = board.RESOLVE_AGAIN_MS
+    try:
+        await opener("iot.example", 8883, "CTX", "iot.example")  # fails, address old: dropped
+    except OSError:
+        pass
+    fail[0] = 0
+    socket.ADDRESSES["iot.example"] = "192.0.2.8"
+    await opener("iot.example", 8883, None)
+    return {"calls": calls, "lookups_soon": lookups_soon, "lookups": len(socket.lookups)}
+
+
 await hostcheck.run_async()  # noqa: F704 (top-level await: the harness allows it)
 hostcheck.done()
