@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from accounts.models import Home
+from devices import words
 from schedules import actions, timing
 from schedules.models import Schedule, Trigger
 from smartlight import contract
@@ -26,6 +27,7 @@ FIELD_MAP = {
     "desired.color": "color",
     "desired.effect": "effect",
     "desired.transition_ms": "transition_s",
+    "desired.color_temp_k": "color_temp_k",
     "desired.speed": None,
 }
 
@@ -89,7 +91,13 @@ class ScheduleForm(TriggerForm):
         widget=forms.TextInput(attrs={"type": "color", "aria-label": "Colour"}),
     )
     set_color = forms.BooleanField(required=False, label="Set colour")
-    effect = forms.CharField(required=False, strip=False)
+    color_temp_k = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="White",
+        choices=[("", "— (keep the colour)")] + [(str(k), f"{name} ({k} K)")
+                                               for k, name in words.WHITE_SWATCHES],
+    )
+    # The effects the home's lights offer, by name (a light ignores one it does not have).
+    effect = forms.ChoiceField(required=False)
     transition_s = forms.IntegerField(
         required=False,
         min_value=0,
@@ -110,6 +118,15 @@ class ScheduleForm(TriggerForm):
         ]
         self.fields["scene"].choices = [("", "—")] + [
             (str(s.code), s.name) for s in home.scenes.order_by("name", "id")
+        ]
+        offered = {contract.SOLID}
+        for reported in home.devices.values_list("reported", flat=True):
+            offered.update(contract.effects_of(reported))
+        current = self.initial.get("effect")
+        if contract.is_effect_name(current):
+            offered.add(current)
+        self.fields["effect"].choices = [("", "— (keep the effect)")] + [
+            (name, words.effect_name(name)) for name in sorted(offered)
         ]
         self.cleaned_schedule: actions.ScheduleData | None = None
 
@@ -134,6 +151,7 @@ class ScheduleForm(TriggerForm):
             else None,
             "color": desired.get("color", "#ffffff"),
             "set_color": "color" in desired,
+            "color_temp_k": desired.get("color_temp_k"),
             "effect": desired.get("effect", ""),
             "transition_s": desired["transition_ms"] // 1000
             if "transition_ms" in desired
@@ -174,6 +192,8 @@ class ScheduleForm(TriggerForm):
             desired["brightness"] = round(data["brightness"] * 255 / 100)
         if data.get("set_color") and data.get("color"):
             desired["color"] = data["color"]
+        if data.get("color_temp_k"):
+            desired["color_temp_k"] = data["color_temp_k"]
         if data.get("effect"):
             desired["effect"] = data["effect"]
         if data.get("transition_s") is not None:

@@ -121,3 +121,27 @@ def test_the_new_form_starts_from_weekdays_at_seven(client_for, bob, home):
     for day in "0123456":
         checked = f'value="{day}" id="id_weekdays_{day}" checked' in page
         assert checked == (day in "01234"), f"weekday {day}"
+
+
+def test_the_effect_is_chosen_from_the_homes_lights_and_a_white_can_be_set(client_for, bob,
+                                                                         lamp):
+    lamp.reported = {"effects": ["solid", "candle", "rainbow"]}
+    lamp.save()
+    client = client_for(bob)
+    page = client.get(reverse("schedule_new")).content.decode()
+    assert '<option value="candle">Candle</option>' in page
+    assert "Advanced: a cron expression" in page
+    response = client.post(reverse("schedule_new"), form(
+        lamp, trigger="weekly", run_time="07:00", weekdays=["0"], effect="candle",
+        color_temp_k="2700"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    desired = Schedule.objects.get().desired
+    assert (desired["effect"], desired["color_temp_k"]) == ("candle", 2700)
+
+
+def test_an_effect_no_light_offers_is_refused(client_for, bob, lamp):
+    response = client_for(bob).post(reverse("schedule_new"), form(
+        lamp, trigger="weekly", run_time="07:00", weekdays=["0"], effect="fireworks"))
+    assert response.status_code == 200
+    assert "fireworks is not one of the available choices" in response.content.decode()
+    assert not Schedule.objects.exists()

@@ -13,6 +13,13 @@
     form.querySelectorAll("[data-trigger]").forEach(function (el) {
       el.hidden = el.dataset.trigger.split(" ").indexOf(trigger) === -1;
     });
+    // The cron trigger sits behind the "Advanced" switch (shown while it is the one chosen).
+    var advanced = form.querySelector("[data-advanced]");
+    var cron = form.querySelector('input[name="trigger"][value="cron"]');
+    if (advanced && cron) {
+      var option = cron.closest("div") || cron.closest("label");
+      option.hidden = !advanced.checked && !cron.checked;
+    }
     var action = checked(form, "action") || "state";
     form.querySelectorAll("[data-action]").forEach(function (el) {
       el.hidden = el.dataset.action !== action;
