@@ -57,6 +57,16 @@ def test_it_writes_the_desired_state_to_each_thing(schedule_handler, things):
         assert shadow(things.client, thing)["state"]["desired"] == {"on": True, "brightness": 200}
 
 
+def test_a_white_clears_the_colour_and_a_colour_clears_the_white(schedule_handler, things):
+    schedule_handler.handler(event(desired={"color_temp_k": 2700}), None, iot_data=things,
+                             now=NOW)
+    later = NOW + dt.timedelta(minutes=1)
+    schedule_handler.handler(event(desired={"color": "#0000ff"}, things=[B]), None,
+                             iot_data=things, now=later)
+    assert things.sent[0][1]["state"]["desired"] == {"color_temp_k": 2700, "color": None}
+    assert things.sent[-1][1]["state"]["desired"] == {"color": "#0000ff", "color_temp_k": None}
+
+
 def test_every_write_carries_the_same_client_token_for_the_schedule_and_fire_minute(
     schedule_handler, things
 ):
