@@ -140,6 +140,39 @@ def do_save_scene(home: Home, name: str, devices: Iterable[Device]) -> Scene:
     return scene
 
 
+class SceneNameTaken(contract.InvalidState):
+    status = 409
+
+
+def do_update_scene(scene: Scene, name: str, states: Mapping[str, Mapping[str, Any]]) -> Scene:
+    """Rename a scene and replace the looks of its lights (each checked by the contract; only
+    the scene's own lights may stay in it). InvalidState lists every bad look; nothing saved."""
+    errors = []
+    clean = {}
+    for thing, state in states.items():
+        if thing not in scene.states:
+            errors.append(contract.FieldError(thing, "is not a light of this scene"))
+            continue
+        try:
+            clean[thing] = contract.validate_desired(
+                {k: v for k, v in state.items() if k in SCENE_KEYS})
+        except contract.InvalidState as exc:
+            errors.extend(contract.FieldError(f"{thing}.{e.field}", e.reason)
+                          for e in exc.errors)
+    if not clean and not errors:
+        errors.append(contract.FieldError("states", "keep at least one light in the scene"))
+    if errors:
+        raise contract.InvalidState(errors)
+    scene.name, scene.states = name, clean
+    try:
+        with transaction.atomic():
+            scene.save(update_fields=["name", "states"])
+    except IntegrityError as exc:
+        raise SceneNameTaken([contract.FieldError(
+            "name", f"this home already has a scene called “{name}”")]) from exc
+    return scene
+
+
 def do_apply_scene(scene: Scene) -> BatchResult:
     """Write each saved light's look to its shadow; lights gone from the home are skipped."""
     devices = Device.objects.filter(home=scene.home, thing_name__in=list(scene.states))

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from devices import words
 from devices.models import Device, Room
 from smartlight import contract
 from smartlight.text import PlainTextForm
@@ -118,3 +119,58 @@ class ClaimForm(forms.Form):
                            widget=forms.TextInput(attrs={
                                "autocomplete": "off", "autocapitalize": "characters",
                                "spellcheck": "false", "placeholder": "ABCDE-FGHJK"}))
+
+
+class SceneEditForm(PlainTextForm, forms.Form):
+    """A scene's name and, for each of its lights, the look it brings back (or leave it out).
+
+    Fields per light, by its thing name: `keep-`, `on-`, `brightness-` (percent), `white-`
+    (kelvin, or empty for the colour) and `color-`.
+    """
+
+    name = forms.CharField(max_length=100)
+
+    def __init__(self, *args, scene, devices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = []
+        whites = [("", "— colour")] + [(str(k), name) for k, name in words.WHITE_SWATCHES]
+        for device in devices:
+            state = scene.states.get(device.thing_name, {})
+            t = device.thing_name
+            self.fields[f"keep-{t}"] = forms.BooleanField(required=False, initial=True,
+                                                          label=f"Keep {device.name}")
+            self.fields[f"on-{t}"] = forms.BooleanField(required=False,
+                                                        initial=state.get("on", True),
+                                                        label=f"{device.name} on")
+            self.fields[f"brightness-{t}"] = forms.IntegerField(
+                min_value=0, max_value=100, label=f"Brightness of {device.name} (percent)",
+                initial=round(int(state.get("brightness", 255)) * 100 / 255))
+            self.fields[f"white-{t}"] = forms.TypedChoiceField(
+                required=False, coerce=int, empty_value=None, choices=whites,
+                label=f"White of {device.name}", initial=state.get("color_temp_k") or "")
+            self.fields[f"color-{t}"] = forms.CharField(
+                required=False, strip=False, label=f"Colour of {device.name}",
+                initial=state.get("color", "#ffffff"),
+                widget=forms.TextInput(attrs={"type": "color"}))
+            self.rows.append((device, state, [self[f"{k}-{t}"] for k in (
+                "keep", "on", "brightness", "white", "color")]))
+        self.things = [d.thing_name for d in devices]
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        """The looks to save, in the contract's units (call after is_valid)."""
+        data = self.cleaned_data
+        states = {}
+        for t in self.things:
+            if not data.get(f"keep-{t}"):
+                continue
+            state: dict[str, Any] = {"on": bool(data.get(f"on-{t}")),
+                                     "brightness": percent_to_level(data[f"brightness-{t}"])}
+            if data.get(f"white-{t}"):
+                state["color_temp_k"] = data[f"white-{t}"]
+            elif data.get(f"color-{t}"):
+                state["color"] = data[f"color-{t}"]
+            states[t] = state
+        return states

@@ -19,6 +19,7 @@ urlpatterns = [
     path("rooms/<uuid:code>/state/", views.set_room_state, name="room_state"),
     path("rooms/<uuid:code>/delete/", views.room_delete, name="room_delete"),
     path("scenes/", views.scene_create, name="scene_create"),
+    path("scenes/<uuid:code>/", views.scene_edit, name="scene_edit"),
     path("scenes/<uuid:code>/apply/", views.scene_apply, name="scene_apply"),
     path("scenes/<uuid:code>/delete/", views.scene_delete, name="scene_delete"),
 ]

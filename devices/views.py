@@ -25,7 +25,7 @@ from accounts.models import Role
 from devices import actions, claims, shadow, words
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.cards import light_card
-from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneForm, StateForm
+from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneEditForm, SceneForm, StateForm
 from devices.models import Device, Room
 from devices.picture import frame_pixels, frames_dir, gradient, read_frame, strip_gradient
 from smartlight import contract
@@ -348,6 +348,37 @@ def scene_apply(request: HttpRequest, code) -> HttpResponse:
     else:
         messages.success(request, f"Scene “{scene.name}” applied.")
     return redirect("dashboard")
+
+
+@login_required
+def scene_edit(request: HttpRequest, code) -> HttpResponse:
+    """Rename a scene and change the look it brings back to each light, with a preview."""
+    scene, _ = get_scene_for_user(request.user, code, Role.MEMBER)
+    devices = list(Device.objects.filter(home=scene.home, thing_name__in=list(scene.states))
+                   .order_by("name"))
+    form = SceneEditForm(request.POST or None, scene=scene, devices=devices,
+                         initial={"name": scene.name})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.do_update_scene(scene, form.cleaned_data["name"], form.states())
+            except contract.InvalidState as exc:
+                for error in exc.errors:
+                    form.add_error(None, f"{error.field}: {error.reason}")
+                status = exc.status
+            else:
+                messages.success(request, f"Scene “{scene.name}” saved.")
+                return redirect("dashboard")
+        else:
+            status = 400
+    previews = [
+        {"device": device, "words": words.shown_text(state),
+         "strip": strip_gradient(state, device.led_count or 30), "fields": fields}
+        for device, state, fields in form.rows
+    ]
+    return render(request, "devices/scene_edit.html",
+                  {"scene": scene, "form": form, "previews": previews}, status=status)
 
 
 @login_required

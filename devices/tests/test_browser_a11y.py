@@ -52,7 +52,8 @@ def test_every_page_has_no_serious_accessibility_violation(screen, alice, home):
                   "effects": ["solid", "rainbow", "breathe"]})
     Device.objects.create(home=home, name="Porch", thing_name="sl-0000000a11f1",
                           reported={"on": False})
-    Scene.objects.create(home=home, name="Evening", states={light.thing_name: {"on": True}})
+    scene = Scene.objects.create(home=home, name="Evening",
+                                 states={light.thing_name: {"on": True}})
     page = screen
     found: dict[str, list[str]] = {}
 
@@ -71,7 +72,8 @@ def test_every_page_has_no_serious_accessibility_violation(screen, alice, home):
 
     for path in ("/schedules/", "/schedules/new/", f"/homes/{home.code}/settings/",
                  f"/homes/{home.code}/members/", "/tokens/", f"/lights/{light.code}/",
-                 f"/rooms/{room.code}/", "/lights/add/", "/homes/new/", "/accounts/email/"):
+                 f"/rooms/{room.code}/", f"/scenes/{scene.code}/", "/lights/add/",
+                 "/homes/new/", "/accounts/email/"):
         response = page.goto(path)
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")

@@ -53,3 +53,10 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("/sw.js").catch(function () { /* the portal works without */ });
   });
 }
+
+// Strip pictures come as data (no inline styles under the Content-Security-Policy).
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-strip]").forEach(function (strip) {
+    strip.style.background = strip.dataset.strip;
+  });
+});
