@@ -320,9 +320,12 @@ def device_delete(request: HttpRequest, code) -> HttpResponse:
 
 # --- scenes ----------------------------------------------------------------------------------
 @login_required
-@require_POST
 def scene_create(request: HttpRequest) -> HttpResponse:
+    """GET: the form (name, lights to include); POST: save their current look as a scene."""
     membership = require_membership(request, Role.MEMBER)
+    if request.method != "POST":
+        return render(request, "devices/scene_new.html", {
+            "devices": Device.objects.filter(home=membership.home).order_by("name")})
     form = SceneForm(request.POST, home=membership.home)
     if not form.is_valid():
         return _errors_response(request, _form_errors(form))

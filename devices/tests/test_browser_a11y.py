@@ -72,7 +72,7 @@ def test_every_page_has_no_serious_accessibility_violation(screen, alice, home):
 
     for path in ("/schedules/", "/schedules/new/", f"/homes/{home.code}/settings/",
                  f"/homes/{home.code}/members/", "/tokens/", f"/lights/{light.code}/",
-                 f"/rooms/{room.code}/", f"/scenes/{scene.code}/", "/lights/add/",
+                 f"/rooms/{room.code}/", f"/scenes/{scene.code}/", "/scenes/", "/lights/add/",
                  "/homes/new/", "/accounts/email/"):
         response = page.goto(path)
         assert response.status == 200, path

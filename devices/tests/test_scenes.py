@@ -127,3 +127,10 @@ def test_a_room_writes_its_lights_at_once_and_reports_the_one_that_failed(home, 
     assert list(result.failed) == ["Hall 2"]
     assert Device.objects.get(name="Hall 2").desired == {}
     assert Device.objects.get(name="Hall 3").desired == {"on": False}
+
+
+def test_the_new_scene_page_lists_the_homes_lights_for_members_only(client_for, bob, vera,
+                                                                     light):
+    page = client_for(bob).get("/scenes/").content.decode()
+    assert f'value="{light.code}" checked> Sofa strip' in page
+    assert client_for(vera).get("/scenes/").status_code == 403
