@@ -19,7 +19,7 @@ from smartlight import contract
 
 OFF_COLOR = "#1b1b1f"
 # More stops than this are invisible in a tile a couple of hundred pixels wide.
-MAX_STOPS = 12
+MAX_STOPS = 8
 RAINBOW_EFFECTS = {"rainbow", "rainbow_cycle", "rainbow-cycle", "colorloop", "color_loop"}
 CHASE_EFFECTS = {"chase", "theater", "theater_chase", "comet", "scanner", "larson"}
 

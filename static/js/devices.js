@@ -26,6 +26,19 @@
     catch (e) { return ""; }
   }
 
+  // A part of a tile's status line the server leaves out while it would be hidden.
+  function part(tile, role, className) {
+    let span = tile.querySelector("[data-role=" + role + "]");
+    if (!span) {
+      span = document.createElement("span");
+      span.dataset.role = role;
+      if (className) span.className = className;
+      span.hidden = true;
+      tile.querySelector(".tile-meta").append(" ", span);
+    }
+    return span;
+  }
+
   function codeOf(tile) { return tile.id.slice("light-".length); }
 
   // A tile's error line is made when there is something to say.
@@ -135,14 +148,12 @@
     tile.classList.toggle("is-offline", !d.connected);
     tile.classList.toggle("is-pending", d.pending.length > 0);
     tile.classList.toggle("is-on", !!d.shown.on);
-    const status = tile.querySelector("[data-role=status]");
-    status.textContent = d.connected ? "Online" : "Offline";
-    status.className = "status " + (d.connected ? "online" : "offline");
-    const pending = tile.querySelector("[data-role=pending]");
+    tile.querySelector("[data-role=status]").textContent = d.connected ? "Online" : "Offline";
+    const pending = part(tile, "pending", "pending-badge");
     pending.hidden = d.pending.length === 0;
     pending.textContent = d.connected ? "pending" : "applies when the light is back";
     // Last seen matters only while the light is away: an online light is seen right now.
-    const seen = tile.querySelector("[data-role=last-seen]");
+    const seen = part(tile, "last-seen", "");
     seen.textContent = d.connected ? "" : since(d.last_seen);
     seen.hidden = d.connected;
     tile.querySelector("[data-role=shown]").textContent = d.shown_text;
