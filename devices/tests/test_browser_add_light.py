@@ -123,7 +123,9 @@ def test_a_member_adds_a_light_with_its_printed_code_sees_it_blink_names_it_and_
         shown = card.locator("[data-role=shown]")
         pump_until(consumer, page, lambda: card.locator("[data-role=status]").inner_text()
                    == "Online")
-        card.locator("[data-control=on]").check()
+        toggle = card.locator("[data-control=on]")
+        if toggle.get_attribute("aria-pressed") != "true":
+            toggle.click()
         pump_until(consumer, page, lambda: shown.inner_text().startswith("shows on"))
     finally:
         light.unplug()

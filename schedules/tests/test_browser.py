@@ -33,8 +33,11 @@ def test_a_member_previews_and_saves_a_weekday_wake_up(
     preview.get_by_text("Weekdays at 07:00, Europe/Berlin").wait_for()
     assert preview.locator("li").count() == 5
 
-    # A cron trigger hides the weekly fields and explains a bad expression.
-    page.get_by_label("Cron expression").check()
+    # A cron trigger, behind the Advanced switch, hides the weekly fields and explains a bad
+    # expression.
+    assert not page.get_by_label("Cron expression", exact=True).is_visible()
+    page.get_by_label("Advanced (cron)").check()
+    page.get_by_label("Cron expression", exact=True).check()
     assert not page.get_by_label("Run time").is_visible()
     page.locator("#id_cron").fill("61 * * * *")
     preview.get_by_text("is not a valid cron expression").wait_for()

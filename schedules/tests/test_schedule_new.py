@@ -130,7 +130,7 @@ def test_the_effect_is_chosen_from_the_homes_lights_and_a_white_can_be_set(clien
     client = client_for(bob)
     page = client.get(reverse("schedule_new")).content.decode()
     assert '<option value="candle">Candle</option>' in page
-    assert "Advanced: a cron expression" in page
+    assert "Advanced (cron)" in page
     response = client.post(reverse("schedule_new"), form(
         lamp, trigger="weekly", run_time="07:00", weekdays=["0"], effect="candle",
         color_temp_k="2700"))
