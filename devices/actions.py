@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import shadow
+from devices import hooks, shadow
 from devices.models import Device, Room, Scene
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def do_save_scene(home: Home, name: str, devices: Iterable[Device]) -> Scene:
         scene, _ = Scene.objects.update_or_create(
             home=home, name=name, defaults={"states": states}
         )
+        # Overwriting a scene changes what the schedules that apply it set.
+        hooks.targets_changed(scenes=[scene])
     return scene
 
 
@@ -138,15 +140,13 @@ def do_refresh_from_shadow(device: Device) -> Device:
     return locked
 
 
-# Schedules' EventBridge mirrors list the thing names they set (DESIGN section 4), so every change
-# to which lights a schedule reaches re-mirrors those schedules, in the same transaction.
+# Schedules' EventBridge mirrors list the thing names they set, so every change to which lights a
+# schedule reaches tells them through devices.hooks, in the same transaction.
 
 
 def do_update_device(device: Device, *, name: str | None = None,
                      room: Room | None | object = UNCHANGED) -> Device:
     """Rename a light and/or move it to another room of its home (or out of any room)."""
-    from schedules.actions import mirror_schedules_targeting
-
     fields = []
     old_room = device.room
     if name is not None and name != device.name:
@@ -161,18 +161,16 @@ def do_update_device(device: Device, *, name: str | None = None,
         device.save(update_fields=fields)
         if "room" in fields:
             # Schedules of the room it left and of the room it joined now set other lights.
-            mirror_schedules_targeting(devices=[device], rooms=[r for r in [old_room] if r])
+            hooks.targets_changed(devices=[device], rooms=[old_room])
     return device
 
 
 def do_delete_device(device: Device) -> None:
     """Remove a light from its home; its members' iot_cookie items lose the thing."""
-    from schedules.actions import mirror_schedules_targeting
-
     with transaction.atomic():
         home = device.home
-        # Marked before the delete: afterwards the schedules no longer name the light.
-        mirror_schedules_targeting(devices=[device])
+        # Told before the delete: afterwards the schedules no longer name the light.
+        hooks.targets_changed(devices=[device])
         device.delete()
         iot_cookie.mark_home(home)
 
@@ -183,25 +181,15 @@ def do_create_room(home: Home, name: str) -> Room:
 
 def do_delete_room(room: Room) -> None:
     """Remove a room; its lights stay in the home, without a room."""
-    from schedules.actions import mirror_schedules_targeting
-
     with transaction.atomic():
-        mirror_schedules_targeting(rooms=[room])
+        hooks.targets_changed(rooms=[room])
         room.delete()
 
 
 def do_delete_scene(scene: Scene) -> int:
     """Delete a scene. Schedules that applied it have nothing left to do: they are switched
     off (not deleted, so nobody's schedule vanishes) and say why. Returns how many."""
-    from schedules.actions import mirror_schedules_targeting
-    from schedules.models import Schedule
-
     with transaction.atomic():
-        affected = list(Schedule.objects.filter(scene=scene).values_list("pk", flat=True))
-        mirror_schedules_targeting(scenes=[scene])
+        affected = hooks.scene_deleting(scene)
         scene.delete()
-        Schedule.objects.filter(pk__in=affected).update(
-            enabled=False, next_run=None,
-            last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
-        )
-    return len(affected)
+    return affected

@@ -8,8 +8,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
 from schedules import mirror
+from schedules.actions import MIRROR
 from schedules.models import MirrorOutbox, Schedule
-from schedules.tasks import push_outbox_entry
+from smartlight import outbox
 
 AWS_ERRORS = (BotoCoreError, ClientError)
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         reason: str | None = "not pushed"
         for attempt in range(self.fix_attempts):
             try:
-                push_outbox_entry(code)
+                outbox.push_entry(MIRROR, code)
             except AWS_ERRORS as exc:
                 reason = f"push failed: {exc}"
                 self._pause(attempt)
