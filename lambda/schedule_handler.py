@@ -413,6 +413,8 @@ def _error_text(exc: Exception) -> str:
 
 def _log_line(result: dict, started: float) -> None:
     # One structured line per run: CloudWatch Logs Insights can filter on its fields.
+    if not log.isEnabledFor(logging.INFO):
+        return
     line = {
         "event": "schedule_run",
         "status": result["status"],

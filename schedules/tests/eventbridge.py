@@ -33,6 +33,7 @@ MONTHS = {n: i for i, n in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
 DAYS = {n: i for i, n in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], 1)}
 MINUTE = dt.timedelta(minutes=1)
+ONE_OFF = re.compile(r"cron\((\d+) (\d+) (\d+) (\d+) \? (\d{4})\)")
 
 
 def _values(spec: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
@@ -73,6 +74,14 @@ class AwsCron:
 
     @staticmethod
     def parse(expression: str) -> AwsCron:
+        one_off = ONE_OFF.fullmatch(expression)
+        if one_off:  # the common case, parsed without the general machinery
+            minute, hour, day, month, year = (int(v) for v in one_off.groups())
+            dt.date(year, month, day)  # raises for a date that does not exist
+            if minute > 59 or hour > 23:
+                raise ValueError(f"no such time: {expression!r}")
+            return AwsCron((minute,), (hour,), str(day), frozenset((month,)), "?",
+                           frozenset((year,)))
         match = re.fullmatch(r"cron\((.*)\)", expression)
         if not match:
             raise ValueError(f"not a cron expression: {expression!r}")
@@ -100,6 +109,8 @@ class AwsCron:
         if self.dow == "?":
             if self.dom == "L":
                 return day.day == last
+            if self.dom.isdigit():
+                return day.day == int(self.dom)
             return day.day in _values(self.dom, 1, 31)
         aws_dow = day.isoweekday() % 7 + 1  # SUN = 1 .. SAT = 7
         if self.dow.endswith("L"):
@@ -112,6 +123,14 @@ class AwsCron:
     def next_wall(self, start: dt.datetime) -> dt.datetime | None:
         """The first matching wall time at or after the naive, whole-minute `start`."""
         day, hour, minute = start.date(), start.hour, start.minute
+        if len(self.years) == 1 and len(self.months) == 1 and self.dom.isdigit():
+            # One date: straight to it.
+            (year,), (month,) = self.years, self.months
+            target = dt.date(year, month, int(self.dom))
+            if target < day:
+                return None
+            if target > day:
+                day, hour, minute = target, 0, 0
         end_year = max(self.years)
         while day.year <= end_year:
             if day.year not in self.years:
