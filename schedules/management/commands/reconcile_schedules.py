@@ -19,9 +19,10 @@ class Command(BaseCommand):
     help = "Compare schedules with their EventBridge rules/schedules; --fix makes AWS match."
 
     # Transient AWS errors (throttling, 5xx) are retried with exponential backoff: reads
-    # before a mirror is called unknown, push-and-verify rounds before it is given up.
+    # before a mirror is called unknown, push-and-verify rounds before it is given up. A push
+    # reads the mirror and writes what differs (up to four calls that must all succeed).
     read_attempts = 5
-    fix_attempts = 20
+    fix_attempts = 60
     backoff_base = 0.05  # seconds; doubled per attempt, capped at 2 s
 
     def add_arguments(self, parser) -> None:
