@@ -10,8 +10,9 @@ portal preview, the local runner and the `rules` mirror):
 - a local time that happens twice (fall back, e.g. 02:30 on the last Sunday of October) runs
   once, at its first occurrence (the summer-time one).
 
-EventBridge Scheduler (the `scheduler` backend) applies its own rule to recurring cron
-expressions: it skips a non-existent time and runs an ambiguous one once; see schedules/mirror.py.
+AWS fires exactly these instants: the mirror writes each run as a UTC instant and the schedule
+Lambda, which bundles this module, computes the following one (schedules/mirror.py). This module
+must stay importable without Django.
 
 Every function returns timezone-aware UTC datetimes.
 """

@@ -36,7 +36,8 @@ def test_it_builds_a_zip_that_runs_on_its_own(tmp_path):
         "import sys, datetime as dt; sys.path.insert(0, sys.argv[1]);"
         "import schedule_handler as h;"
         "t = h.timing.Trigger(kind='sunrise', tz='Asia/Kolkata', latitude=22.57, longitude=88.36);"
-        "print(h.timing.__name__, h.timing.next_run(t, dt.datetime(2027, 3, 31, 12, tzinfo=dt.UTC)))"
+        "after = dt.datetime(2027, 3, 31, 12, tzinfo=dt.UTC);"
+        "print(h.timing.__name__, h.timing.next_run(t, after))"
     )
     ran = subprocess.run(
         [sys.executable, "-S", "-c", script, str(tmp_path / "task")],
