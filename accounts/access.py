@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest
 
 from accounts.models import ApiToken, Home, Invitation, Membership, Role
 
+# Where to go once an e-mail address is confirmed (read by accounts.adapters.AccountAdapter).
+CONFIRMED_ADDRESS_NEXT = "after_address_confirmed"
 SESSION_HOME_KEY = "home_code"
 
 

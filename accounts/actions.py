@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import BadHeaderError, EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -28,6 +28,10 @@ COGNITO_PROVIDER = "amazon_cognito"
 
 class ActionError(Exception):
     """A refused change. `str(error)` is a message fit to show the person who asked."""
+
+
+class AddressNotVerified(ActionError):
+    """The invited address is the user's, but they have not confirmed it yet."""
 
 
 # --- homes ------------------------------------------------------------------------------------
@@ -185,19 +189,35 @@ def do_invite_member(
             invitation = Invitation.objects.create(
                 home=home, email=email, role=role, invited_by=invited_by
             )
-            link = accept_url(invitation)
-            transaction.on_commit(lambda: _send_invitation_mail(invitation, link))
+            message = _invitation_mail(invitation, accept_url(invitation))
+            transaction.on_commit(lambda: _send_or_withdraw(invitation, message))
     except IntegrityError as exc:
         # The partial unique constraint caught a concurrent duplicate.
         raise ActionError(f"{email} already has an open invitation to {home.name}.") from exc
     return invitation
 
 
-def _send_invitation_mail(invitation: Invitation, link: str) -> None:
+def _invitation_mail(invitation: Invitation, link: str) -> EmailMessage:
     context = {"invitation": invitation, "home": invitation.home, "link": link}
-    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
+    subject = render_to_string("accounts/email/invitation_subject.txt", context)
+    # A header is one line: whatever whitespace a home's name holds becomes single spaces.
+    subject = " ".join(subject.split())
     body = render_to_string("accounts/email/invitation_body.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+    return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
+
+
+def _send_or_withdraw(invitation: Invitation, message: EmailMessage) -> None:
+    """Sends the committed invitation's mail; if it cannot go out, the invitation goes too,
+    so no link exists that nobody received."""
+    try:
+        message.send()
+    except (BadHeaderError, OSError, ValueError) as exc:
+        log.warning("invitation mail to %s failed: %s", invitation.email, exc)
+        Invitation.objects.filter(pk=invitation.pk).delete()
+        raise ActionError(
+            f"The invitation mail to {invitation.email} could not be sent, so no invitation "
+            "was made. Try again in a moment."
+        ) from exc
 
 
 def do_revoke_invitation(invitation: Invitation) -> None:
@@ -208,8 +228,24 @@ def do_revoke_invitation(invitation: Invitation) -> None:
         invitation.delete()
 
 
+def invited_address_state(invitation: Invitation, user: User) -> str:
+    """"verified", "unverified" (the user's, not confirmed yet) or "other" (not theirs)."""
+    from allauth.account.models import EmailAddress
+
+    addresses = EmailAddress.objects.filter(user=user, email__iexact=invitation.email)
+    if addresses.filter(verified=True).exists():
+        return "verified"
+    if addresses.exists() or user.email.lower() == invitation.email.lower():
+        return "unverified"
+    return "other"
+
+
 def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
-    """Single use, valid for INVITATION_TTL; any signed-in account may accept the link."""
+    """Single use, valid for INVITATION_TTL, for the invited address only.
+
+    The accepting account must hold the invited address, confirmed: holding the link alone
+    (forwarded, leaked) is not enough.
+    """
     with transaction.atomic():
         invitation = (
             Invitation.objects.select_for_update().select_related("home").get(pk=invitation.pk)
@@ -220,6 +256,17 @@ def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
             raise ActionError("This invitation has expired. Ask an owner for a new one.")
         if Membership.objects.filter(home=invitation.home, user=user).exists():
             raise ActionError(f"You are already a member of {invitation.home.name}.")
+        address = invited_address_state(invitation, user)
+        if address == "other":
+            raise ActionError(
+                f"This invitation is for {invitation.email}, and you are signed in as "
+                f"{user.email}. Sign in with {invitation.email} to accept it, or ask an owner "
+                "to invite this address."
+            )
+        if address == "unverified":
+            raise AddressNotVerified(
+                f"Confirm that {invitation.email} is yours first: we send a link to it."
+            )
         membership = Membership.objects.create(
             user=user, home=invitation.home, role=invitation.role
         )
@@ -231,6 +278,23 @@ def do_accept_invitation(invitation: Invitation, user: User) -> Membership:
 
 
 # --- API tokens -------------------------------------------------------------------------------
+
+
+def do_send_address_confirmation(request, user: User, email: str) -> None:
+    """Mails allauth's confirmation link for `email`, one of the user's addresses."""
+    from allauth.account.models import EmailAddress
+
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    if address is None:
+        if user.email.lower() != email.lower():
+            raise ActionError(f"{email} is not an address of your account.")
+        address = EmailAddress.objects.create(
+            user=user,
+            email=user.email,
+            primary=not EmailAddress.objects.filter(user=user, primary=True).exists(),
+            verified=False,
+        )
+    address.send_confirmation(request)
 
 
 def do_create_api_token(user: User, name: str) -> tuple[ApiToken, str]:

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts.actions import COGNITO_PROVIDER, ensure_own_home, sync_iot_user_id
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
+        # allauth counts failed sign-ins per this key ("/key" in ACCOUNT_RATE_LIMITS). Keyed by
+        # the account alone, anyone could lock a person out by failing on purpose; keyed by
+        # (account, address), a guesser only locks out their own address.
+        from accounts.api_auth import client_address
+
+        account = super()._get_login_attempts_cache_key(request, **credentials)
+        return f"{account}|{client_address(request)}"
+
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        # An invitee who confirmed their address from the invitation page goes back to it.
+        from accounts.access import CONFIRMED_ADDRESS_NEXT
+
+        next_url = self.request.session.pop(CONFIRMED_ADDRESS_NEXT, None)
+        return next_url or super().get_email_verification_redirect_url(email_address)
+
     def login(self, request: HttpRequest, user) -> None:
         # Every sign-in goes through here: local sign-in, local sign-up, Cognito sign-in and
         # Cognito sign-up. Called explicitly (no signal), as the business rules are ours.
@@ -19,6 +35,15 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request: HttpRequest, provider, client_id=None):
+        # Without COGNITO_* settings there is no Cognito app: its sign-in URLs do not exist.
+        from allauth.socialaccount.models import SocialApp
+
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise Http404(f"Sign-in with {provider} is not configured here.") from exc
+
     def populate_user(self, request: HttpRequest, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         if sociallogin.account.provider == COGNITO_PROVIDER:

@@ -5,13 +5,14 @@ from zoneinfo import available_timezones
 from django import forms
 
 from accounts.models import Role, validate_timezone
+from smartlight.text import PlainTextForm
 
 
 def _timezone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(available_timezones())]
 
 
-class HomeSettingsForm(forms.Form):
+class HomeSettingsForm(PlainTextForm, forms.Form):
     name = forms.CharField(max_length=100, strip=True)
     timezone = forms.TypedChoiceField(choices=_timezone_choices, validators=[validate_timezone])
     # WGS 84 ranges: latitude -90..90, longitude -180..180 (used for sunrise/sunset schedules).
@@ -36,7 +37,7 @@ class HomeSettingsForm(forms.Form):
         return cleaned
 
 
-class NewHomeForm(forms.Form):
+class NewHomeForm(PlainTextForm, forms.Form):
     name = forms.CharField(max_length=100, strip=True)
     timezone = forms.TypedChoiceField(
         choices=_timezone_choices, validators=[validate_timezone], initial="UTC"
@@ -52,7 +53,7 @@ def _role_field() -> forms.ChoiceField:
     )
 
 
-class InvitationForm(forms.Form):
+class InvitationForm(PlainTextForm, forms.Form):
     email = forms.EmailField(max_length=254)
     role = _role_field()
 
@@ -64,5 +65,5 @@ class RoleForm(forms.Form):
     role = _role_field()
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(PlainTextForm, forms.Form):
     name = forms.CharField(max_length=100, strip=True)

@@ -205,3 +205,17 @@ class IotCookieOutbox(OutboxEntry):
 
     def __str__(self) -> str:
         return f"iot_cookie {self.user_id} v{self.version}"
+
+
+class RateCounter(models.Model):
+    """Hits of one rate-limit key in one fixed time window (see accounts/ratelimit.py).
+
+    In the database so that every worker process counts into the same row.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    expires = models.BigIntegerField(db_index=True, help_text="end of the window, Unix seconds")
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import actions
 from accounts.access import (
+    CONFIRMED_ADDRESS_NEXT,
     SESSION_HOME_KEY,
     get_home_for_user,
     get_invitation_by_link,
@@ -221,22 +222,38 @@ def leave_home(request: HttpRequest, code) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def invitation(request: HttpRequest, code) -> HttpResponse:
-    """The e-mailed link. Anyone holding it sees the invitation; accepting needs an account."""
+    """The e-mailed link. Anyone holding it sees the invitation; only an account with the
+    invited address, confirmed, may accept it."""
     invite = get_invitation_by_link(code)
     problem = None
+    address = None
     if invite.accepted is not None:
         problem = "This invitation was already used. Ask an owner for a new one."
     elif invite.is_expired:
         problem = "This invitation has expired. Ask an owner for a new one."
-    elif (
-        request.user.is_authenticated
-        and Membership.objects.filter(home=invite.home, user=request.user).exists()
-    ):
-        problem = f"You are already a member of {invite.home.name}."
+    elif request.user.is_authenticated:
+        address = actions.invited_address_state(invite, request.user)
+        if Membership.objects.filter(home=invite.home, user=request.user).exists():
+            problem = f"You are already a member of {invite.home.name}."
+        elif address == "other":
+            problem = (
+                f"This invitation is for {invite.email}; you are signed in as "
+                f"{request.user.email}. Sign in with {invite.email} to accept it."
+            )
+    context = {"invitation": invite, "problem": problem, "address": address}
 
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('account_login')}?next={request.path}")
+        if request.POST.get("action") == "confirm-address" and address == "unverified":
+            actions.do_send_address_confirmation(request, request.user, invite.email)
+            # After the confirmation link, allauth brings the person back here.
+            request.session[CONFIRMED_ADDRESS_NEXT] = request.path
+            messages.success(
+                request,
+                f"We sent a confirmation link to {invite.email}. Open it, then accept here.",
+            )
+            return redirect("invitation", code=invite.code)
         try:
             membership = actions.do_accept_invitation(invite, request.user)
         except actions.ActionError as exc:
@@ -244,7 +261,7 @@ def invitation(request: HttpRequest, code) -> HttpResponse:
             return render(
                 request,
                 "accounts/invitation.html",
-                {"invitation": invite, "problem": str(exc)},
+                {**context, "problem": problem or str(exc)},
                 status=409,
             )
         request.session[SESSION_HOME_KEY] = str(membership.home.code)
@@ -253,7 +270,7 @@ def invitation(request: HttpRequest, code) -> HttpResponse:
     return render(
         request,
         "accounts/invitation.html",
-        {"invitation": invite, "problem": problem},
+        context,
         # 410 Gone for a dead link (used or expired); 200 otherwise, problem or not.
         status=410 if invite.accepted is not None or invite.is_expired else 200,
     )

@@ -7,18 +7,32 @@ and the shadow-events consumer later replaces it with the shadow's own document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import hooks, shadow
-from devices.models import Device, Room, Scene
+from devices import claims, hooks, labels, provisioning, shadow
+from devices.models import (
+    Device,
+    Provisioning,
+    RetiredThing,
+    Room,
+    Scene,
+    Serial,
+    new_thing_name,
+)
+from smartlight import outbox
 
 log = logging.getLogger(__name__)
 
@@ -166,13 +180,8 @@ def do_update_device(device: Device, *, name: str | None = None,
 
 
 def do_delete_device(device: Device) -> None:
-    """Remove a light from its home; its members' iot_cookie items lose the thing."""
-    with transaction.atomic():
-        home = device.home
-        # Told before the delete: afterwards the schedules no longer name the light.
-        hooks.targets_changed(devices=[device])
-        device.delete()
-        iot_cookie.mark_home(home)
+    """Remove a light from its home (see do_remove_device)."""
+    do_remove_device(device)
 
 
 def do_create_room(home: Home, name: str) -> Room:
@@ -193,3 +202,274 @@ def do_delete_scene(scene: Scene) -> int:
         affected = hooks.scene_deleting(scene)
         scene.delete()
     return affected
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count: int,
+                        max_ma: int, out: Path) -> Device:
+    """Give the light `name` of `home` a thing and a fresh certificate; write its bundle.
+
+    All or nothing: on any failure the new certificate, a new thing, the bundle and the
+    database changes are taken back and ProvisioningError (or the AWS error) is raised.
+    A light that already had certificates keeps none of them active.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+        provisioning.ensure_device_policy()
+        ca_pem = provisioning.server_ca_pem()
+        with transaction.atomic():
+            device = Device.objects.filter(home=home, name=name).first()
+            created = device is None
+            if device is None:
+                device = Device(home=home, name=name, thing_name=new_thing_name())
+            provisioning.create_thing(device.thing_name, {"home": str(home.code)}, undo)
+            old = provisioning.thing_certificates(device.thing_name)
+            creds = provisioning.issue_device_certificate(device.thing_name, undo)
+            if room_name:
+                device.room, _ = Room.objects.get_or_create(home=home, name=room_name)
+            device.provisioning = Provisioning.MANUAL
+            device.certificate_id = creds.certificate_id
+            device.save()
+            undo.add(f"bundle {out}", lambda: provisioning.remove_dir(out, existed))
+            provisioning.write_bundle(
+                out, provisioning.base_config(device.thing_name, led_count, max_ma),
+                {provisioning.CERT_FILE: creds.certificate_pem,
+                 provisioning.KEY_FILE: creds.private_key,
+                 provisioning.CA_FILE: ca_pem},
+            )
+            for arn in old:
+                provisioning.deactivate_certificate(device.thing_name, arn)
+            if created:
+                iot_cookie.mark_home(home)
+            # A new light joins its room's schedules; an existing one may have changed room.
+            hooks.targets_changed(devices=[device])
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return device
+
+
+def _new_serial(taken: set[str]) -> str:
+    while True:
+        serial = secrets.token_hex(6)
+        if serial not in taken:
+            taken.add(serial)
+            return serial
+
+
+def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_count: int,
+                  max_ma: int, portal: str,
+                  progress: Callable[[int, int], None] | None = None) -> list[labels.Label]:
+    """Make `count` unclaimed lights: serials, claim codes, AWS identity, bundles, labels.
+
+    `fleet` lights share one claim certificate (the batch's) and get their own certificate on
+    first boot; `manual` lights get their thing and certificate now. Every serial goes into
+    SERIALS_TABLE for the pre-provisioning hook. All or nothing, like do_provision_device.
+    """
+    existed = out.exists()
+    provisioning.check_out_dir(out)
+    undo = provisioning.Undo()
+    made_at = timezone.now()
+    expires = made_at + timedelta(days=expires_days)
+    batch = made_at.strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+    made: list[labels.Label] = []
+    try:
+        if settings.AWS_MODE == "local":
+            provisioning.ensure_thing_type()
+            provisioning.ensure_serials_table()
+        provisioning.ensure_device_policy()
+        files: dict[str, str] = {provisioning.CA_FILE: provisioning.server_ca_pem()}
+        with transaction.atomic():
+            if method == Provisioning.FLEET:
+                provisioning.ensure_claim_policy()
+                claim = provisioning.issue_claim_certificate(undo)
+                files[provisioning.CLAIM_CERT_FILE] = claim.certificate_pem
+                files[provisioning.CLAIM_KEY_FILE] = claim.private_key
+            undo.add(f"folder {out}", lambda: provisioning.remove_dir(out, existed))
+            out.mkdir(parents=True, exist_ok=True)
+            taken = set(Serial.objects.values_list("serial", flat=True))
+            rows = []
+            for index in range(count):
+                serial = _new_serial(taken)
+                thing = f"sl-{serial}"
+                code = claims.new_code()
+                light_files = dict(files)
+                certificate_id = ""
+                if method == Provisioning.MANUAL:
+                    provisioning.create_thing(thing, {"serial": serial}, undo)
+                    creds = provisioning.issue_device_certificate(thing, undo)
+                    certificate_id = creds.certificate_id
+                    light_files[provisioning.CERT_FILE] = creds.certificate_pem
+                    light_files[provisioning.KEY_FILE] = creds.private_key
+                provisioning.set_serial_status(
+                    serial, "made" if method == Provisioning.FLEET else "provisioned", thing,
+                    made_at=made_at.isoformat())
+                undo.add(f"serial {serial}", lambda s=serial: provisioning.delete_serial(s))
+                ap_password = "".join(secrets.choice(claims.ALPHABET.lower()) for _ in range(12))
+                config = {**provisioning.base_config(thing, led_count, max_ma),
+                          "serial": serial, "claim_code": code, "ap_password": ap_password}
+                if method == Provisioning.FLEET:
+                    config["template"] = settings.FLEET_TEMPLATE_NAME
+                provisioning.write_bundle(out / serial, config, light_files)
+                rows.append(Serial(serial=serial, method=method, code_hash=claims.code_hash(code),
+                                   code_expires=expires, batch=batch,
+                                   certificate_id=certificate_id, made=made_at))
+                made.append(labels.Label(
+                    serial=serial, thing=thing, method=method, claim_code=code,
+                    claim_url=claims.claim_url(code, portal), ap_password=ap_password,
+                    code_expires=expires.isoformat(timespec="seconds"),
+                ))
+                if progress is not None:
+                    progress(index + 1, count)
+            Serial.objects.bulk_create(rows)
+            labels.write_csv(out / "lights.csv", made)
+            labels.write_sheet(out / "labels.pdf", made)
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
+                                OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise provisioning.ProvisioningError(message) from exc
+    undo.commit()
+    return made
+
+
+# --- claiming and removing --------------------------------------------------------------------
+class ClaimError(Exception):
+    """A claim that cannot be made; the message is for the person claiming."""
+
+
+class InvalidClaimCode(ClaimError):
+    """Wrong, used or expired: one message for all three, so a guess learns nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("This code is not valid. Check it against the label on the light; "
+                         "a code works once, and not after it expires.")
+
+
+class ClaimPending(ClaimError):
+    def __init__(self) -> None:
+        super().__init__("This light is still being removed from its last home; "
+                         "try again in a minute.")
+
+
+def do_claim_light(home: Home, code_text: str, *, name: str = "",
+                   room: Room | None = None) -> Device:
+    """Add the light whose claim code is `code_text` to `home` (the caller checked the role).
+
+    The code is used up in the same transaction that creates the device row; the members'
+    iot_cookie items are marked stale and the light's AWS record is brought up to date after
+    the commit. Raises InvalidClaimCode (nothing changed) or ClaimPending.
+    """
+    code = claims.normalize(code_text)
+    if code is None:
+        raise InvalidClaimCode()
+    with transaction.atomic():
+        serial = (Serial.objects.select_for_update()
+                  .filter(code_hash=claims.code_hash(code)).first())
+        if (serial is None or serial.device_id is not None
+                or serial.code_expires <= timezone.now()
+                or Device.objects.filter(thing_name=serial.thing_name).exists()):
+            raise InvalidClaimCode()
+        if RetiredThing.objects.filter(thing_name=serial.thing_name).exists():
+            raise ClaimPending()
+        device = Device.objects.create(
+            home=home, room=room, name=name or "New light", thing_name=serial.thing_name,
+            provisioning=serial.method, certificate_id=serial.certificate_id,
+        )
+        serial.device = device
+        serial.claimed = timezone.now()
+        serial.save(update_fields=["device", "claimed"])
+        iot_cookie.mark_home(home)
+        # Claimed into a room: that room's schedules now set it too.
+        hooks.targets_changed(devices=[device])
+        transaction.on_commit(lambda: _after_claim(device))
+    return device
+
+
+def _after_claim(device: Device) -> None:
+    """Best effort, after the commit: the thing learns its home, the row its certificate and
+    (if the light is already online) its current shadow. The light works without any of it."""
+    try:
+        principals = provisioning.thing_certificates(device.thing_name)
+        if principals:
+            provisioning.create_thing(device.thing_name, {"home": str(device.home.code)},
+                                      provisioning.Undo())
+            if not device.certificate_id:
+                device.certificate_id = provisioning.certificate_id_of(principals[0])
+                device.save(update_fields=["certificate_id"])
+    except provisioning.AWS_ERRORS as exc:
+        log.warning("claim of %s: AWS record not updated: %s", device.thing_name, exc)
+    # Not online yet: the shadow-events consumer records it when it connects.
+    with contextlib.suppress(shadow.ShadowError):
+        do_refresh_from_shadow(device)
+
+
+def do_remove_device(device: Device) -> None:
+    """Remove a light: the row goes now; its certificate, shadow and thing go after the commit.
+
+    The AWS side is recorded in the RetiredThing outbox in the same transaction and pushed
+    once it commits (retried until it succeeds). A light the platform made gets its serial
+    back, so after a factory reset it can provision itself and be claimed again.
+    """
+    with transaction.atomic():
+        home = device.home
+        # Told before the delete: afterwards the schedules no longer name the light.
+        hooks.targets_changed(devices=[device])
+        serial = Serial.objects.filter(device=device).first()
+        if serial is not None:
+            # Re-armed: the label's code works again for whoever claims the light next.
+            serial.device = None
+            serial.claimed = None
+            serial.code_expires = max(serial.code_expires, timezone.now()
+                                      + timedelta(days=settings.CLAIM_CODE_TTL_DAYS))
+            serial.save(update_fields=["device", "claimed", "code_expires"])
+        retire_things([device.thing_name], serial=serial.serial if serial else "")
+        device.delete()
+        iot_cookie.mark_home(home)
+
+
+RETIRED_MIRROR = "retired_thing"
+
+
+def register_mirror() -> None:
+    """Register the take-down of removed things with the one outbox (DevicesConfig.ready)."""
+    outbox.register(outbox.Mirror(RETIRED_MIRROR, RetiredThing, "thing_name",
+                                  lambda thing: push_retired(thing)))
+
+
+def push_retired(thing_name: str) -> str:
+    """Take the thing down in AWS (safe to repeat) and re-arm its serial for the hook."""
+    entry = RetiredThing.objects.filter(thing_name=thing_name).first()
+    provisioning.retire_thing(thing_name)
+    if entry is not None and entry.serial:
+        provisioning.set_serial_status(entry.serial, "made", thing_name)
+    return "retired"
+
+
+def retire_things(thing_names: list[str], serial: str = "") -> None:
+    """Record (inside the caller's transaction) that these things' AWS side must go."""
+    for thing in thing_names:
+        RetiredThing.objects.update_or_create(thing_name=thing, defaults={"serial": serial})
+    outbox.mark(RETIRED_MIRROR, thing_names)
+
+
+def do_revoke_certificate(device: Device) -> list[str]:
+    """Operators: revoke the light's certificates at once (it is refused at CONNECT)."""
+    return provisioning.revoke_certificates(device.thing_name)

@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import actions, hooks, shadow
-from devices.models import Device, Room, Scene
+from devices import actions, hooks, provisioning, shadow
+from devices.models import Device, RetiredThing, Room, Scene, Serial
 
 
 @admin.register(Room)
@@ -59,6 +59,8 @@ DEVICE_COMMANDS = {
     "repush": ("Re-push desired", actions.do_repush_desired, "Desired state written again for"),
     "refresh": ("Refresh from shadow", actions.do_refresh_from_shadow,
                 "Cached copy replaced by the live shadow for"),
+    "revoke": ("Revoke certificate", actions.do_revoke_certificate,
+               "Certificates revoked (they can never connect again) for"),
 }
 
 
@@ -68,7 +70,7 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str)
     for device in devices:
         try:
             action(device)
-        except shadow.ShadowError as exc:
+        except (shadow.ShadowError, *provisioning.AWS_ERRORS) as exc:
             modeladmin.message_user(request, f"{device.thing_name}: {label} failed: {exc}",
                                     messages.ERROR)
         else:
@@ -80,15 +82,33 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str)
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ["name", "thing_name", "home", "room", "presence", "last_seen", "difference",
-                    "fw"]
-    list_select_related = ["home", "room"]
-    list_filter = [("home", admin.RelatedOnlyFieldListFilter), "connected", "fw"]
-    search_fields = ["name", "thing_name", "home__name"]
+                    "fw", "provisioning", "certificate", "claim_state"]
+    list_select_related = ["home", "room", "serial"]
+    list_filter = [("home", admin.RelatedOnlyFieldListFilter), "connected", "fw", "provisioning"]
+    search_fields = ["name", "thing_name", "home__name", "certificate_id"]
     readonly_fields = ["code", "thing_name", "connected", "last_seen", "shadow_version", "fw",
-                       "difference"]
+                       "difference", "provisioning", "certificate_id", "claim_state"]
     fields = ["name", "home", "room", "code", "thing_name", "connected", "last_seen", "fw",
-              "shadow_version", "difference"]
-    actions = ["identify", "reboot", "repush_desired", "refresh_from_shadow"]
+              "shadow_version", "difference", "provisioning", "certificate_id", "claim_state"]
+    actions = ["identify", "reboot", "repush_desired", "refresh_from_shadow",
+               "revoke_certificate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A light provisioned outside the platform (JITP, JITR) is added by its thing name.
+        fields = super().get_readonly_fields(request, obj)
+        return [f for f in fields if f != "thing_name"] if obj is None else fields
+
+    @admin.display(description="certificate", ordering="certificate_id")
+    def certificate(self, device: Device) -> str:
+        return device.certificate_id[:10] + "…" if device.certificate_id else "-"
+
+    @admin.display(description="claim")
+    def claim_state(self, device: Device) -> str:
+        serial = getattr(device, "serial", None)
+        if serial is None:
+            return "provisioned for this home"
+        return f"claimed {serial.claimed:%Y-%m-%d %H:%M} (serial {serial.serial})" \
+            if serial.claimed else f"serial {serial.serial}"
     change_form_template = "admin/devices/device/change_form.html"
 
     @admin.display(description="LWT status", ordering="connected", boolean=False)
@@ -118,7 +138,9 @@ class DeviceAdmin(admin.ModelAdmin):
             )
             super().save_model(request, obj, form, change)
             if before is None:
-                # A light added here joins its room's schedules.
+                # A light added here joins its home's members' iot_cookie items and its
+                # room's schedules.
+                iot_cookie.mark_home(obj.home)
                 hooks.targets_changed(devices=[obj])
                 return
             if before["home_id"] != obj.home_id:
@@ -154,6 +176,10 @@ class DeviceAdmin(admin.ModelAdmin):
     def refresh_from_shadow(self, request, queryset):
         _run(self, request, queryset, "refresh")
 
+    @admin.action(description="Revoke the selected lights' certificates")
+    def revoke_certificate(self, request, queryset):
+        _run(self, request, queryset, "revoke")
+
     # --- the device page: live shadow beside the cached one, and the same commands ---
     def get_urls(self):
         return [
@@ -188,10 +214,51 @@ class DeviceAdmin(admin.ModelAdmin):
                 "state": {"desired": device.desired, "reported": device.reported},
                 "version": device.shadow_version,
             })
+            extra_context["certificates"], extra_context["certificates_error"] = (
+                _certificates(device))
             extra_context["device_commands"] = [
                 (name, label) for name, (label, _a, _d) in DEVICE_COMMANDS.items()
             ]
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _certificates(device: Device) -> tuple[list[tuple[str, str]], str]:
+    """(certificate id, status) of each certificate attached to the thing, live from AWS."""
+    try:
+        arns = provisioning.thing_certificates(device.thing_name)
+        return [(provisioning.certificate_id_of(arn),
+                 provisioning.certificate_status(provisioning.certificate_id_of(arn)))
+                for arn in arns], ""
+    except provisioning.AWS_ERRORS as exc:
+        return [], f"AWS IoT is unreachable: {exc}"
+
+
+@admin.register(Serial)
+class SerialAdmin(admin.ModelAdmin):
+    """Lights the platform made. The claim codes are on the labels only: never shown here."""
+
+    list_display = ["serial", "method", "batch", "made", "code_expires", "claimed", "device"]
+    list_select_related = ["device"]
+    list_filter = ["method", ("claimed", admin.EmptyFieldListFilter), "batch"]
+    search_fields = ["serial", "batch", "device__name"]
+    fields = ["serial", "method", "batch", "made", "code_expires", "certificate_id", "claimed",
+              "device"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by provision_batch, with their codes and labels
+
+
+@admin.register(RetiredThing)
+class RetiredThingAdmin(admin.ModelAdmin):
+    """Removed lights whose AWS side is still being taken down (retried until done)."""
+
+    list_display = ["thing_name", "serial", "attempts", "last_error", "updated"]
+    readonly_fields = ["thing_name", "serial", "version", "attempts", "last_error", "created",
+                       "updated"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Scene)

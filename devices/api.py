@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
@@ -19,20 +19,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
 from accounts.models import Role
-from devices import actions, shadow
+from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.models import Device, Room, Scene
+from smartlight.text import Name
 
 router = Router(tags=["devices"])
 
 T = TypeVar("T")
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
 
 # --- schemas ---------------------------------------------------------------------------------
 class StateIn(Schema):
@@ -80,7 +78,7 @@ class DeviceOut(Schema):
 class DevicePatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    name: Name = None  # type: ignore[assignment]  # left out, never null: the name stays
     room: UUID | None = Field(None, description="a room of the same home; null: no room")
 
 
@@ -117,6 +115,16 @@ class SceneIn(Schema):
     name: Name
     devices: list[UUID] = Field(min_length=1, description="lights whose current look to save")
     home: UUID | None = Field(None, description="default: the current home")
+
+
+class ClaimIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=40, examples=["ABCDE-FGHJK"],
+                      description="the claim code on the light's label")
+    home: UUID | None = Field(None, description="default: the current home")
+    name: Name | None = Field(None, description="default: “New light”")
+    room: UUID | None = Field(None, description="a room of that home")
 
 
 class BatchOut(Schema):
@@ -242,6 +250,31 @@ def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     device = _scoped(get_device_for_user, request, code, Role.OWNER)
     actions.do_delete_device(device)
     return Status(204, None)
+
+
+@router.post("/claims", response={201: DeviceOut}, summary="Add a light with its claim code")
+def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, Any]]:
+    """Members and owners add a light the platform made. A wrong, used or expired code all
+    answer the same 422; too many wrong codes from one person or address answer 429."""
+    home = get_home_for_api(request, payload.home, Role.MEMBER)
+    room = None
+    if payload.room is not None:
+        room = Room.objects.filter(home=home, code=payload.room).first()
+        if room is None:
+            raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
+                                    "msg": "is not a room of this home"}])
+    address = claims.client_address(request)
+    if claims.too_many_guesses(request.auth.pk, address):
+        raise HttpError(429, "Too many wrong codes; wait a quarter of an hour and try again.")
+    try:
+        device = actions.do_claim_light(home, payload.code, name=payload.name or "", room=room)
+    except actions.InvalidClaimCode as exc:
+        claims.count_wrong_guess(request.auth.pk, address)
+        raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "code"],
+                                "msg": str(exc)}]) from exc
+    except actions.ClaimError as exc:
+        raise HttpError(409, str(exc)) from exc
+    return Status(201, device_out(device))
 
 
 # --- rooms -----------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ class DevicesConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import hooks
+        from devices import actions
         from devices.models import Device
+
+        actions.register_mirror()
 
         def things_of_homes(home_ids):
             found: dict[int, list[str]] = {}

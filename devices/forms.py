@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from devices.models import Device, Room
+from smartlight.text import PlainTextForm
 
 ON_CHOICES = [("true", "On"), ("false", "Off")]
 
@@ -15,7 +16,7 @@ def percent_to_level(percent: int) -> int:
     return round(percent * 255 / 100)
 
 
-class StateForm(forms.Form):
+class StateForm(PlainTextForm, forms.Form):
     """Any subset of a light's controls; only the fields sent are changed."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
@@ -43,7 +44,7 @@ class StateForm(forms.Form):
         return changes
 
 
-class RoomForm(forms.ModelForm):
+class RoomForm(PlainTextForm, forms.ModelForm):
     class Meta:
         model = Room
         fields = ["name"]
@@ -63,7 +64,7 @@ class RoomForm(forms.ModelForm):
         return name
 
 
-class DeviceForm(forms.ModelForm):
+class DeviceForm(PlainTextForm, forms.ModelForm):
     """Rename a light or move it to another room of its home."""
 
     class Meta:
@@ -79,7 +80,7 @@ class DeviceForm(forms.ModelForm):
         self.fields["room"].to_field_name = "code"
 
 
-class SceneForm(forms.Form):
+class SceneForm(PlainTextForm, forms.Form):
     name = forms.CharField(max_length=100)
     devices = forms.ModelMultipleChoiceField(
         queryset=Device.objects.none(), to_field_name="code",
@@ -93,3 +94,12 @@ class SceneForm(forms.Form):
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
+
+
+class ClaimForm(forms.Form):
+    """The code on a light's label, as typed or as the QR code's link carried it."""
+
+    code = forms.CharField(max_length=40, label="Claim code", strip=True,
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "off", "autocapitalize": "characters",
+                               "spellcheck": "false", "placeholder": "ABCDE-FGHJK"}))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Home
 from devices.shadow import COLOR_RE, DESIRED_KEYS, FIRMWARE_MAX_TRANSITION_MS
+from smartlight.outbox import OutboxEntry
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
@@ -54,6 +55,13 @@ def new_thing_name() -> str:
     return "sl-" + uuid.uuid4().hex[:12]
 
 
+class Provisioning(models.TextChoices):
+    MANUAL = "manual", "manual (certificate made by the platform)"
+    FLEET = "fleet", "fleet provisioning by claim"
+    JITP = "jitp", "just-in-time provisioning (maker's CA)"
+    JITR = "jitr", "just-in-time registration (maker's CA)"
+
+
 class Room(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     home = models.ForeignKey(Home, models.CASCADE, related_name="rooms")
@@ -91,6 +99,9 @@ class Device(models.Model):
     # again (its version restarts at 0, AWS "Interacting with shadows", DELETE) from a stale one.
     shadow_updated = models.DateTimeField(null=True, blank=True)
     fw = models.CharField(max_length=32, blank=True)
+    # How the light got its certificate, and which one it is (the private key never reaches us).
+    provisioning = models.CharField(max_length=8, choices=Provisioning.choices, blank=True)
+    certificate_id = models.CharField(max_length=64, blank=True)
     created = models.DateTimeField(default=timezone.now)
     # When the cached state last changed (desired asked, document applied): the dashboard's
     # live feed answers "304 Not Modified" while no light of the home changed.
@@ -162,3 +173,52 @@ class Scene(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+SERIAL_RE = r"\A[0-9a-f]{12}\Z"
+
+
+class Serial(models.Model):
+    """A light the platform made (provision_batch) and that a household can claim with its code.
+
+    Only a keyed hash of the claim code is kept: the code itself exists on the printed label
+    and in the factory's CSV. `device` is set while a home owns the light.
+    """
+
+    serial = models.CharField(max_length=12, unique=True,
+                              validators=[RegexValidator(SERIAL_RE, "12 lowercase hex characters")])
+    method = models.CharField(max_length=8, choices=Provisioning.choices)
+    code_hash = models.CharField(max_length=64, unique=True)
+    code_expires = models.DateTimeField()
+    batch = models.CharField(max_length=40, blank=True)
+    # Manual batches make the certificate at the factory; fleet lights get theirs on first boot.
+    certificate_id = models.CharField(max_length=64, blank=True)
+    made = models.DateTimeField(default=timezone.now)
+    claimed = models.DateTimeField(null=True, blank=True)
+    device = models.OneToOneField(Device, models.SET_NULL, null=True, blank=True,
+                                  related_name="serial")
+
+    class Meta:
+        ordering = ["-made", "serial"]
+
+    def __str__(self) -> str:
+        return self.serial
+
+    @property
+    def thing_name(self) -> str:
+        return f"sl-{self.serial}"
+
+
+class RetiredThing(OutboxEntry):
+    """A removed light whose AWS side (certificate, thing, shadow) must still be taken down.
+
+    Written in the transaction that deletes the device row; the push detaches and deactivates
+    its certificates, deletes the shadow and the thing, and re-arms its serial. Every step is
+    safe to repeat, so a failed push is simply retried.
+    """
+
+    thing_name = models.CharField(max_length=15, unique=True)
+    serial = models.CharField(max_length=12, blank=True)
+
+    def __str__(self) -> str:
+        return self.thing_name

@@ -5,6 +5,12 @@ from devices import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("live/", views.live, name="devices_live"),
+    path("lights/add/", views.light_add, name="light_add"),
+    path("claim/<str:code>", views.light_add, name="claim"),
+    path("claim/<str:code>/", views.light_add),
+    path("lights/<uuid:code>/setup/", views.light_setup, name="light_setup"),
+    path("lights/<uuid:code>/setup/steps/", views.light_setup_status, name="light_setup_steps"),
+    path("lights/<uuid:code>/blink/", views.light_blink, name="light_blink"),
     path("lights/<uuid:code>/state/", views.set_state, name="device_state"),
     path("lights/<uuid:code>/", views.device_edit, name="device_edit"),
     path("lights/<uuid:code>/delete/", views.device_delete, name="device_delete"),

@@ -7,6 +7,7 @@ every form also works without JavaScript (redirect back to the dashboard with a 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -22,10 +23,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
 from accounts.models import Role
-from devices import actions, shadow
+from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.cards import light_card
-from devices.forms import DeviceForm, RoomForm, SceneForm, StateForm
+from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneForm, StateForm
 from devices.models import Device, Room
 from devices.picture import frame_pixels, frames_dir, gradient, read_frame, strip_gradient
 
@@ -356,3 +357,91 @@ def scene_delete(request: HttpRequest, code) -> HttpResponse:
     if stopped:
         messages.warning(request, f"{stopped} schedule(s) that applied it are now switched off.")
     return redirect("dashboard")
+
+
+# --- adding a light (claim code) ---------------------------------------------------------------
+def _claim_page(request: HttpRequest, membership, form: ClaimForm, status: int = 200):
+    return render(request, "devices/light_add.html",
+                  {"form": form, "home": membership.home}, status=status)
+
+
+@login_required
+def light_add(request: HttpRequest, code: str = "") -> HttpResponse:
+    """Step 1 of "Add a light": the code from the label, typed or carried by the QR link."""
+    membership = require_membership(request, Role.MEMBER)
+    if request.method != "POST":
+        return _claim_page(request, membership, ClaimForm(initial={"code": code}))
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        return _claim_page(request, membership, form, status=422)
+    address = claims.client_address(request)
+    if claims.too_many_guesses(request.user.pk, address):
+        form.add_error("code", TOO_MANY_GUESSES)
+        return _claim_page(request, membership, form, status=429)
+    try:
+        device = actions.do_claim_light(membership.home, form.cleaned_data["code"])
+    except actions.InvalidClaimCode as exc:
+        claims.count_wrong_guess(request.user.pk, address)
+        form.add_error("code", str(exc))
+        return _claim_page(request, membership, form, status=422)
+    except actions.ClaimError as exc:
+        form.add_error("code", str(exc))
+        return _claim_page(request, membership, form, status=409)
+    return redirect("light_setup", code=device.code)
+
+
+TOO_MANY_GUESSES = "Too many wrong codes from here; wait a quarter of an hour and try again."
+
+
+@login_required
+def light_setup(request: HttpRequest, code) -> HttpResponse:
+    """Steps 2 and 3: wait for the light to come online and blink, then name it, pick a room."""
+    device, _ = get_device_for_user(request.user, code, Role.MEMBER)
+    form = DeviceForm(request.POST or None, instance=device,
+                      initial={"name": "" if device.name == "New light" else device.name})
+    if request.method == "POST" and form.is_valid():
+        device.refresh_from_db(fields=["name", "room"])
+        actions.do_update_device(device, name=form.cleaned_data["name"],
+                                 room=form.cleaned_data["room"])
+        messages.success(request, f"“{device.name}” is added to {device.home.name}.")
+        return redirect("dashboard")
+    return render(request, "devices/light_setup.html",
+                  {"device": device, "form": form, **_setup_steps(request, device)},
+                  status=400 if form.errors else 200)
+
+
+def _setup_steps(request: HttpRequest, device: Device) -> dict[str, Any]:
+    """Where the new light is: online yet? told to blink? Once online it blinks once."""
+    if not device.connected:
+        with contextlib.suppress(shadow.ShadowError):
+            # The light may have come online before it was claimed (its events were ignored).
+            device = actions.do_refresh_from_shadow(device)
+    key = f"identified:{device.code}"
+    identify_error = ""
+    if device.connected and not request.session.get(key):
+        try:
+            actions.do_identify(device)
+        except shadow.ShadowError as exc:
+            identify_error = f"The light could not be told to blink: {exc}"
+        else:
+            request.session[key] = True
+    return {"device": device, "online": device.connected,
+            "blinked": bool(request.session.get(key)), "identify_error": identify_error}
+
+
+@login_required
+def light_setup_status(request: HttpRequest, code) -> HttpResponse:
+    """The steps as an HTML fragment; the setup page polls it (htmx) until the light is online."""
+    device, _ = get_device_for_user(request.user, code, Role.MEMBER)
+    return render(request, "devices/_setup_steps.html", _setup_steps(request, device))
+
+
+@login_required
+@require_POST
+def light_blink(request: HttpRequest, code) -> HttpResponse:
+    device, _ = get_device_for_user(request.user, code, Role.MEMBER)
+    request.session.pop(f"identified:{device.code}", None)
+    if request.htmx:
+        return render(request, "devices/_setup_steps.html", _setup_steps(request, device))
+    _setup_steps(request, device)
+    return redirect("light_setup", code=device.code)

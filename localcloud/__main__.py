@@ -28,6 +28,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--mqtt-port", type=int, default=18830)
+    parser.add_argument("--mqtts-port", type=int, default=18883,
+                        help="MQTT over TLS with client certificates (-1: no TLS listener)")
+    parser.add_argument("--ca-dir", type=Path, default=None,
+                        help="the local CA's directory (default: STATE_DIR/ca, else temporary)")
     parser.add_argument("--http-port", type=int, default=18443)
     parser.add_argument("--moto-port", type=int, default=15000)
     parser.add_argument("--mqtt-url", default=None,
@@ -66,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         things=args.things,
         moto=not args.no_moto,
         queue_name=args.queue_name,
+        mqtts_port=args.mqtts_port if args.mqtts_port >= 0 else None,
+        ca_dir=args.ca_dir,
     )
 
 
@@ -79,6 +85,9 @@ async def serve(config: Config) -> None:
         endpoints = await cloud.start()
         suffix = " (external)" if endpoints.external_broker else ""
         print(f"mqtt {endpoints.mqtt_url}{suffix}", flush=True)
+        if endpoints.mqtts_url:
+            print(f"mqtts {endpoints.mqtts_url}", flush=True)
+            print(f"ca {endpoints.ca_path}", flush=True)
         print(f"http {endpoints.http_url}", flush=True)
         if endpoints.moto_url:
             print(f"moto {endpoints.moto_url}", flush=True)

@@ -13,6 +13,13 @@ from MQTT specifications"):
   A forbidden SUBSCRIBE filter gets return code 0x80; a forbidden PUBLISH closes the connection,
   which is what IoT Core does when a policy denies `iot:Publish` on MQTT 3.1.1.
 - The service client (username/password given to the broker) may use every topic.
+- The MQTT username of anyone else is not a credential (AWS's device SDKs put SDK metrics there,
+  `?SDK=Python&Version=...`): it is ignored.
+- A second listener speaks MQTT over TLS and requires a client certificate (IoT Core on 8883):
+  who the client is and what it may do comes from an `Authenticator` (localcloud.iot), which
+  evaluates the IoT policies attached to the certificate. There a forbidden SUBSCRIBE closes the
+  connection as a forbidden PUBLISH does, and messages the policy does not let the client
+  receive (iot:Receive) are not delivered to it.
 
 Routing is dictionary lookups down a topic tree, so a publish costs O(levels), not
 O(subscriptions). Wildcards at the first level never match topics beginning with `$` (§4.7.2).
@@ -26,9 +33,11 @@ import itertools
 import logging
 import re
 import socket
+import ssl
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from localcloud import mqtt
 
@@ -122,6 +131,11 @@ class Identity:
     service: bool
     thing: str | None = None
 
+    # A forbidden SUBSCRIBE gets return code 0x80 and the connection stays.
+    strict: bool = False
+    # Every message a subscription matches is delivered.
+    checks_receive: bool = False
+
     def may_use(self, topic: str) -> bool:
         """Whether this client may publish to / subscribe to `topic` (a name or a filter)."""
         if self.service:
@@ -131,13 +145,64 @@ class Identity:
             f"smartlight/{thing}/"
         )
 
+    def may_publish(self, topic: str) -> bool:
+        return self.may_use(topic)
+
+    def may_subscribe(self, topic_filter: str) -> bool:
+        return self.may_use(topic_filter)
+
+    def may_receive(self, topic: str) -> bool:
+        return True
+
+
+class Principal(Protocol):
+    """What a connection may do; `Identity`, or a certificate's policies (localcloud.iot)."""
+
+    service: bool
+    strict: bool
+    checks_receive: bool
+
+    def may_publish(self, topic: str) -> bool: ...
+
+    def may_subscribe(self, topic_filter: str) -> bool: ...
+
+    def may_receive(self, topic: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused CONNECT: the CONNACK return code (None: the connection is closed without a
+    CONNACK, as IoT Core drops a just-in-time registered device's first connection), and why
+    (logged)."""
+
+    code: int | None
+    reason: str
+
+
+class Authenticator(Protocol):
+    """Decides who a client of the TLS listener is, from its certificate (DER)."""
+
+    def before_handshake(self, context: ssl.SSLContext) -> None:
+        """Called for each new TLS connection before its handshake (e.g. to trust new CAs)."""
+        ...
+
+    def authenticate(self, client_id: str, certificate: bytes) -> Principal | Refusal: ...
+
+    def revoked(self, principal: Principal) -> str | None:
+        """Why a connected principal may no longer stay connected (its certificate deactivated,
+        revoked or deleted), or None."""
+        ...
+
 
 class Session:
-    __slots__ = ("client_id", "clean", "subscriptions", "connection", "inflight", "_ids")
+    __slots__ = ("client_id", "clean", "subscriptions", "connection", "inflight", "_ids",
+                 "receive")
 
     def __init__(self, client_id: str, clean: bool) -> None:
         self.client_id = client_id
         self.clean = clean
+        # The iot:Receive check of the connected principal, when it has one.
+        self.receive: Callable[[str], bool] | None = None
         self.subscriptions: dict[str, int] = {}
         self.connection: Connection | None = None
         # QoS 1 messages sent (or queued while offline) and not yet acknowledged, by packet id.
@@ -156,12 +221,13 @@ class Session:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, tls: bool = False) -> None:
         self.broker = broker
+        self.tls = tls
         self.transport: asyncio.Transport | None = None
         self.decoder = mqtt.Decoder(max_length=MAX_PAYLOAD + 65_540)
         self.session: Session | None = None
-        self.identity: Identity | None = None
+        self.identity: Principal | None = None
         self.keepalive = 0
         self.last_seen = 0.0
         self.opened = 0.0
@@ -270,16 +336,23 @@ class Connection(asyncio.Protocol):
                 self.close("empty client id with a persistent session", publish_will=False)
                 return
             client_id = f"auto-{next(broker.auto_ids)}"
-        identity = broker.identify(client_id, request.username, request.password)
+        identity: Principal | Refusal | None
+        if self.tls:
+            identity = broker.authenticate_certificate(self, client_id)
+        else:
+            identity = broker.identify(client_id, request.username, request.password)
         if identity is None:
-            code = (
+            identity = Refusal(
                 mqtt.REFUSED_BAD_CREDENTIALS
-                if request.username is not None
-                else mqtt.REFUSED_NOT_AUTHORIZED
+                if request.username == broker.service_username
+                else mqtt.REFUSED_NOT_AUTHORIZED,
+                "not a device and no service credential",
             )
-            log.warning("refused CONNECT from %r (%s): not a device and no service credential",
-                        client_id, self.peer)
-            self.write(mqtt.connack(False, code))
+        if isinstance(identity, Refusal):
+            log.warning("refused CONNECT from %r (%s): %s", client_id, self.peer,
+                        identity.reason)
+            if identity.code is not None:
+                self.write(mqtt.connack(False, identity.code))
             self.close("not authorized", publish_will=False)
             return
         if request.will_topic is not None:
@@ -289,7 +362,7 @@ class Connection(asyncio.Protocol):
                 self.write(mqtt.connack(False, mqtt.REFUSED_NOT_AUTHORIZED))
                 self.close("bad will", publish_will=False)
                 return
-            if not identity.may_use(request.will_topic):
+            if not identity.may_publish(request.will_topic):
                 log.warning("refused CONNECT from %r: Last Will topic %r is not its own",
                             client_id, request.will_topic)
                 self.write(mqtt.connack(False, mqtt.REFUSED_NOT_AUTHORIZED))
@@ -304,6 +377,7 @@ class Connection(asyncio.Protocol):
         self.identity = identity
         self.keepalive = request.keepalive
         session, present = broker.attach(self, client_id, request.clean_session)
+        session.receive = identity.may_receive if identity.checks_receive else None
         self.session = session
         self.write(mqtt.connack(present, mqtt.ACCEPTED))
         if present and session.inflight:
@@ -323,7 +397,7 @@ class Connection(asyncio.Protocol):
             self.close(f"invalid topic name {topic!r}")  # §3.3.2-2
             return
         assert self.identity is not None
-        if not self.identity.may_use(topic):
+        if not self.identity.may_publish(topic):
             log.warning("%s may not publish to %r: disconnecting (as IoT Core does)",
                         self.client_id, topic)
             self.close("publish not authorized")
@@ -333,7 +407,12 @@ class Connection(asyncio.Protocol):
                         self.client_id, len(payload), topic)
             self.close("payload too large")
             return
-        self.broker.publish(topic, payload, qos, retain)
+        broker = self.broker
+        broker.origin = self
+        try:
+            broker.publish(topic, payload, qos, retain)
+        finally:
+            broker.origin = None
         if qos == 1 and not self.closed:
             self.write(mqtt.puback(packet_id))
 
@@ -346,7 +425,12 @@ class Connection(asyncio.Protocol):
             if qos > 2 or not mqtt.valid_topic_filter(topic_filter):
                 codes.append(mqtt.SUBACK_FAILURE)
                 continue
-            if not self.identity.may_use(topic_filter):
+            if not self.identity.may_subscribe(topic_filter):
+                if self.identity.strict:
+                    log.warning("%s may not subscribe to %r: disconnecting (as IoT Core does)",
+                                self.client_id, topic_filter)
+                    self.close("subscribe not authorized")
+                    return
                 log.warning("%s may not subscribe to %r: refused", self.client_id, topic_filter)
                 codes.append(mqtt.SUBACK_FAILURE)
                 continue
@@ -362,9 +446,11 @@ class Connection(asyncio.Protocol):
 class Broker:
     """The broker. Run it with `await broker.start(host, port)`; stop with `await stop()`."""
 
-    def __init__(self, service_username: str, service_password: str) -> None:
+    def __init__(self, service_username: str, service_password: str,
+                 authenticator: Authenticator | None = None) -> None:
         self.service_username = service_username
         self.service_password = service_password
+        self.authenticator = authenticator
         self.tree = TopicTree()
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
@@ -374,10 +460,15 @@ class Broker:
         # tree walk; subscriptions change far less often than messages flow.
         self._routes: dict[str, tuple[list[tuple[Session, int]], list[Listener]]] = {}
         self.auto_ids = itertools.count(1)
+        # The connection whose PUBLISH is being routed, for in-process listeners that answer
+        # only the requester (IoT Core's fleet provisioning answers on the same connection).
+        self.origin: Connection | None = None
         # Set by start(): connections read the loop's clock.
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._server: asyncio.AbstractServer | None = None
+        self._tls_server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._rechecker: asyncio.Task[None] | None = None
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         self.loop = asyncio.get_running_loop()
@@ -388,16 +479,38 @@ class Broker:
         bound = self._server.sockets[0].getsockname()
         return bound[0], bound[1]
 
+    async def start_tls(self, host: str, port: int, context: ssl.SSLContext) -> tuple[str, int]:
+        """The MQTT-over-TLS listener; needs the `authenticator`. Call after `start`."""
+        if self.authenticator is None:
+            raise ValueError("a TLS listener needs an authenticator")
+        authenticator = self.authenticator
+
+        def accept() -> Connection:
+            # asyncio calls the factory before it wraps the socket, so the context can still
+            # learn about CAs registered since the last connection.
+            authenticator.before_handshake(context)
+            return Connection(self, tls=True)
+
+        self._tls_server = await self.loop.create_server(
+            accept, host, port, ssl=context, backlog=2048, reuse_address=True,
+            ssl_handshake_timeout=CONNECT_TIMEOUT,
+        )
+        self._rechecker = asyncio.create_task(self._recheck(authenticator))
+        bound = self._tls_server.sockets[0].getsockname()
+        return bound[0], bound[1]
+
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-        if self._server is not None:
-            self._server.close()
+        for task in (self._sweeper, self._rechecker):
+            if task is not None:
+                task.cancel()
+        servers = [s for s in (self._server, self._tls_server) if s is not None]
+        for server in servers:
+            server.close()
         for connection in list(self.connections):
             # Shutting down is not the clients' fault: no Last Will (IoT Core keeps them too).
             connection.close("broker stopping", publish_will=False)
-        if self._server is not None:
-            await self._server.wait_closed()
+        for server in servers:
+            await server.wait_closed()
 
     async def _sweep(self) -> None:
         # One timer for every connection instead of a timeout per read: checks twice a second.
@@ -415,19 +528,46 @@ class Broker:
                              connection.client_id, connection.keepalive)
                     connection.close("keepalive timeout")
 
+    async def _recheck(self, authenticator: Authenticator) -> None:
+        # A certificate deactivated or revoked while its device is connected: the connection
+        # ends within a second (its Last Will goes out), as when an operator revokes it in AWS.
+        while True:
+            await asyncio.sleep(1.0)
+            for connection in list(self.connections):
+                identity = connection.identity
+                if connection.tls and identity is not None:
+                    reason = authenticator.revoked(identity)
+                    if reason is not None:
+                        log.warning("%s: %s, disconnecting", connection.client_id, reason)
+                        connection.close(reason)
+
     # --- identity -------------------------------------------------------------------------------
     def identify(
         self, client_id: str, username: str | None, password: str | None
     ) -> Identity | None:
-        if username is not None:
-            if username == self.service_username and hmac.compare_digest(
-                (password or "").encode(), self.service_password.encode()
-            ):
+        """Who a client of the plain listener is: the service (its username and password), or
+        a device (client id = thing name). Any other username is not a credential (AWS's
+        device SDKs send `?SDK=...&Version=...` there) and is ignored."""
+        if username is not None and username == self.service_username:
+            if hmac.compare_digest((password or "").encode(), self.service_password.encode()):
                 return Identity(service=True)
             return None
         if DEVICE_CLIENT_ID.fullmatch(client_id):
             return Identity(service=False, thing=client_id)
         return None
+
+    def authenticate_certificate(self, connection: Connection,
+                                 client_id: str) -> Principal | Refusal:
+        assert self.authenticator is not None and connection.transport is not None
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        certificate = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        if not certificate:
+            return Refusal(mqtt.REFUSED_NOT_AUTHORIZED, "no client certificate")
+        try:
+            return self.authenticator.authenticate(client_id, certificate)
+        except Exception:
+            log.exception("authenticating %r failed", client_id)
+            return Refusal(mqtt.REFUSED_UNAVAILABLE, "authenticator failed")
 
     # --- sessions -------------------------------------------------------------------------------
     def attach(self, connection: Connection, client_id: str, clean: bool) -> tuple[Session, bool]:
@@ -473,8 +613,11 @@ class Broker:
         if connection is None:
             return
         granted = session.subscriptions.get(topic_filter, 0)
+        receive = session.receive
         for topic, (payload, qos) in self.retained.items():
             if mqtt.topic_matches(topic_filter, topic):
+                if receive is not None and not receive(topic):
+                    continue
                 # §3.3.1.3: messages sent because of a new subscription carry RETAIN = 1.
                 if min(qos, granted):
                     session.send_qos1(topic, payload, retain=True)
@@ -521,6 +664,9 @@ class Broker:
         targets, listeners = self.route(topic)
         qos0_packet: bytes | None = None
         for session, granted in targets:
+            receive = session.receive
+            if receive is not None and not receive(topic):
+                continue  # iot:Receive denied: IoT Core silently does not deliver
             if qos and granted:
                 session.send_qos1(topic, payload)
             else:
@@ -534,6 +680,24 @@ class Broker:
                 listener(topic, payload)
             except Exception:
                 log.exception("listener for %r failed", topic)
+
+    def send_to(self, connection: Connection, topic: str, payload: bytes) -> bool:
+        """Deliver `topic` to this one connection, if it is still open and subscribed to a
+        matching filter (and may receive it). QoS is the highest granted."""
+        session = connection.session
+        if connection.closed or session is None or session.connection is not connection:
+            return False
+        granted = max((qos for topic_filter, qos in session.subscriptions.items()
+                       if mqtt.topic_matches(topic_filter, topic)), default=None)
+        if granted is None:
+            return False
+        if session.receive is not None and not session.receive(topic):
+            return False
+        if granted:
+            session.send_qos1(topic, payload)
+        else:
+            connection.write(mqtt.publish(topic, payload))
+        return True
 
     def connected_clients(self) -> Iterable[str]:
         return [s.client_id for s in self.sessions.values() if s.connection is not None]

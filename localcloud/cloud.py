@@ -14,6 +14,7 @@ import logging
 import os
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import uuid
@@ -24,8 +25,11 @@ from typing import Any, Protocol
 
 from localcloud import mqtt
 from localcloud.broker import Broker
+from localcloud.ca import LocalCA, server_names
 from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
+from localcloud.iot import CertificateAuthenticator, use_local_ca
+from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
 
 log = logging.getLogger("localcloud")
@@ -37,6 +41,14 @@ SHADOW_EVENTS_QUEUE = "smartlight-shadow-events"
 REGION = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
 
 Listener = Callable[[str, bytes], None]
+
+REPO = Path(__file__).resolve().parent.parent
+# The names the platform's settings use, with the same defaults.
+DEVICE_POLICY = os.environ.get("IOT_DEVICE_POLICY", "smartlight-device")
+CLAIM_POLICY = os.environ.get("IOT_CLAIM_POLICY", "smartlight-claim")
+FLEET_TEMPLATE_NAME = os.environ.get("FLEET_TEMPLATE_NAME", "smartlight-fleet")
+SERIALS_TABLE = os.environ.get("SERIALS_TABLE", "smartlight-serials")
+THING_TYPE = "smartlight"
 
 SHADOW_REQUEST_FILTERS = [
     f"$aws/things/+/shadow/{op}" for op in ("update", "get", "delete")
@@ -59,6 +71,17 @@ class Config:
     things: str | None = None
     moto: bool = True
     queue_name: str = SHADOW_EVENTS_QUEUE
+    # MQTT over TLS with client certificates (needs moto, for the registry, and our broker).
+    mqtts_port: int | None = 18883
+    # Where the local CA lives; default: <state_dir>/ca, or a temporary directory.
+    ca_dir: Path | None = None
+    device_policy: str = DEVICE_POLICY
+    claim_policy: str = CLAIM_POLICY
+    template_name: str = FLEET_TEMPLATE_NAME
+    serials_table: str = SERIALS_TABLE
+    fleet_template: Path | None = REPO / "deploy" / "fleet-template.json"
+    provisioning_hook: Path | None = REPO / "lambda" / "provisioning_hook.py"
+    jitr_handler: Path | None = REPO / "lambda" / "jitr_handler.py"
 
 
 @dataclass
@@ -67,6 +90,8 @@ class Endpoints:
     http_url: str
     moto_url: str | None
     external_broker: bool = False
+    mqtts_url: str | None = None
+    ca_path: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -242,22 +267,59 @@ class ShadowService:
 IOT_COOKIE_TABLE = "iot_cookie"
 
 
-def provision_resources(endpoint: str) -> None:
-    """Create what `.ebextensions/02_resources.config` creates in AWS (moto keeps nothing
-    across restarts): the `iot_cookie` table, partition key `user_id` (String), on demand."""
+def provision_resources(endpoint: str, config: Config | None = None) -> None:
+    """Create what the CloudFormation stack creates in AWS (moto keeps nothing across restarts):
+    the `iot_cookie` table (partition key `user_id`, String, on demand), the serials table
+    (partition key `serial`), the thing type `smartlight`, the device policy and the fleet
+    claim policy (from deploy/). Each only if missing."""
     import boto3
 
-    dynamodb = boto3.session.Session().client(
-        "dynamodb", endpoint_url=endpoint, region_name=REGION,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )
-    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
-        dynamodb.create_table(
-            TableName=IOT_COOKIE_TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "user_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "user_id", "KeyType": "HASH"}],
-        )
+    config = config or Config()
+    session = boto3.session.Session()
+    kwargs = {"endpoint_url": endpoint, "region_name": REGION,
+              "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    dynamodb = session.client("dynamodb", **kwargs)
+    for table, key in ((IOT_COOKIE_TABLE, "user_id"), (config.serials_table, "serial")):
+        with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            )
+    iot = session.client("iot", **kwargs)
+    if THING_TYPE not in {t["thingTypeName"] for t in iot.list_thing_types()["thingTypes"]}:
+        iot.create_thing_type(thingTypeName=THING_TYPE)
+    deploy = REPO / "deploy"
+    policies = {
+        config.device_policy: deploy / "device-policy.json",
+        config.claim_policy: deploy / "claim-policy.json",
+    }
+    existing = {p["policyName"] for p in iot.list_policies()["policies"]}
+    for name, path in policies.items():
+        if name not in existing and path.exists():
+            document = path.read_text().replace("${TemplateName}", config.template_name)
+            iot.create_policy(policyName=name, policyDocument=document)
+
+
+def load_fleet_template(config: Config) -> dict[str, Any] | None:
+    """deploy/fleet-template.json with its one placeholder, the device policy's name."""
+    if config.fleet_template is None or not config.fleet_template.exists():
+        return None
+    text = config.fleet_template.read_text().replace("${DevicePolicyName}", config.device_policy)
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+def lambda_environment(moto_url: str, config: Config) -> None:
+    """What the in-process Lambdas (the provisioning hook, JITR) find in their environment: in
+    AWS the runtime's role and region; here moto."""
+    os.environ["AWS_ENDPOINT_URL"] = moto_url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    os.environ["SERIALS_TABLE"] = config.serials_table
+    os.environ["IOT_DEVICE_POLICY"] = config.device_policy
 
 
 class SqsForwarder:
@@ -399,6 +461,19 @@ class LocalCloud:
         self.forwarder: SqsForwarder | None = None
         self.state: StateFile | None = None
         self.endpoints: Endpoints | None = None
+        self.ca: LocalCA | None = None
+        self.authenticator: CertificateAuthenticator | None = None
+        self.fleet: FleetProvisioning | None = None
+        self._temporary_ca_dir: str | None = None
+
+    def _ca_dir(self) -> Path:
+        config = self.config
+        if config.ca_dir is not None:
+            return Path(config.ca_dir)
+        if config.state_dir is not None:
+            return Path(config.state_dir) / "ca"
+        self._temporary_ca_dir = tempfile.mkdtemp(prefix="localcloud-ca-")
+        return Path(self._temporary_ca_dir)
 
     async def start(self) -> Endpoints:
         config = self.config
@@ -407,20 +482,36 @@ class LocalCloud:
             self.state.load()
             self.store.on_change = self.state.changed
 
+        tls = config.moto and not config.mqtt_url and config.mqtts_port is not None
+        if tls:
+            self.ca = await asyncio.to_thread(LocalCA, self._ca_dir())
+            use_local_ca(self.ca)
+            self.authenticator = CertificateAuthenticator(self.ca)
+
         moto_url = None
         if config.moto:
             moto_url = await asyncio.to_thread(self._start_moto)
-            await asyncio.to_thread(provision_resources, moto_url)
+            await asyncio.to_thread(provision_resources, moto_url, config)
+            lambda_environment(moto_url, config)
             self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
 
+        mqtts_url = None
         if config.mqtt_url:
             self.bus = ClientBus(config.mqtt_url, config)
             mqtt_url = f"mqtt://{self.bus.host}:{self.bus.port}"
         else:
-            self.broker = Broker(config.service_username, config.service_password)
+            self.broker = Broker(config.service_username, config.service_password,
+                                 self.authenticator)
             host, port = await self.broker.start(config.host, config.mqtt_port)
             self.bus = BrokerBus(self.broker)
             mqtt_url = f"mqtt://{host}:{port}"
+            if self.ca is not None and config.mqtts_port is not None:
+                self._provisioning_services()
+                context = await asyncio.to_thread(
+                    self.ca.server_context, server_names(config.host))
+                tls_host, tls_port = await self.broker.start_tls(
+                    config.host, config.mqtts_port, context)
+                mqtts_url = f"mqtts://{tls_host}:{tls_port}"
         service = ShadowService(self.bus, self.store, config.things)
         Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
         await self.bus.start()
@@ -432,8 +523,27 @@ class LocalCloud:
             http_url=f"http://{host}:{port}",
             moto_url=moto_url,
             external_broker=bool(config.mqtt_url),
+            mqtts_url=mqtts_url,
+            ca_path=self.ca.cert_path if self.ca is not None and mqtts_url else None,
         )
         return self.endpoints
+
+    def _provisioning_services(self) -> None:
+        config = self.config
+        assert self.broker is not None and self.authenticator is not None
+        fleet: dict[str, Template] = {}
+        body = load_fleet_template(config)
+        if body is not None:
+            hook = None
+            if config.provisioning_hook is not None and config.provisioning_hook.exists():
+                hook = load_handler(config.provisioning_hook)
+            fleet[config.template_name] = Template(config.template_name, body, hook)
+        self.fleet = FleetProvisioning(self.broker, fleet)
+        jitr = None
+        if config.jitr_handler is not None and config.jitr_handler.exists():
+            jitr = load_handler(config.jitr_handler)
+        self.authenticator.on_unregistered = JustInTime(self.broker, self.authenticator.registry,
+                                                        jitr)
 
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
@@ -459,3 +569,5 @@ class LocalCloud:
             await asyncio.to_thread(self.forwarder.stop)
         if self.moto is not None:
             await asyncio.to_thread(self.moto.stop)
+        if self._temporary_ca_dir is not None:
+            shutil.rmtree(self._temporary_ca_dir, ignore_errors=True)

@@ -7,6 +7,7 @@
         cloud.http_url                                      # iot-data endpoint_url
         cloud.moto_url                                      # every other AWS service
         cloud.service_credentials                           # (username, password)
+        cloud.mqtts_host, cloud.mqtts_port, cloud.ca_path   # MQTT over TLS, client certificates
         cloud.client("iot-data").get_thing_shadow(thingName="sl-0123456789ab")
 
 It runs `python -m localcloud` in a subprocess: its moto server then has its own backends, which
@@ -18,10 +19,13 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -99,10 +103,13 @@ class LocalCloud:
         queue_name: str = SHADOW_EVENTS_QUEUE,
         log_level: str = "WARNING",
         host: str = "127.0.0.1",
+        ca_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """`mqtt_url`: use that broker (e.g. Mosquitto) instead of localcloud's own;
         `things`: a regex of the thing names this instance serves (needed when several
-        localclouds share one external broker); `state_dir`: persist shadows there."""
+        localclouds share one external broker); `state_dir`: persist shadows there;
+        `ca_dir`: the local CA's directory (default: a temporary one of its own, kept across
+        restart() and removed at the end of `with` or by remove_ca())."""
         self.external_mqtt_url = mqtt_url
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.moto = moto
@@ -111,6 +118,11 @@ class LocalCloud:
         self.queue_name = queue_name
         self.log_level = log_level
         self.host = host
+        self._own_ca_dir: str | None = None
+        if ca_dir is None and state_dir is None:
+            self._own_ca_dir = tempfile.mkdtemp(prefix="localcloud-ca-")
+            ca_dir = self._own_ca_dir
+        self.ca_dir = Path(ca_dir) if ca_dir is not None else None
         self.process: subprocess.Popen[str] | None = None
         self.endpoints: dict[str, str] = {}
         self._drain: threading.Thread | None = None
@@ -137,6 +149,37 @@ class LocalCloud:
         return urlsplit(self.mqtt_url).port or 1883
 
     @property
+    def mqtts_url(self) -> str:
+        """`mqtts://host:port`: MQTT over TLS, a client certificate required (IoT Core's 8883)."""
+        if "mqtts" not in self.endpoints:
+            raise LocalCloudError("this localcloud has no TLS listener (external broker or "
+                                  "moto=False)")
+        return self.endpoints["mqtts"]
+
+    @property
+    def mqtts_host(self) -> str:
+        return urlsplit(self.mqtts_url).hostname or self.host
+
+    @property
+    def mqtts_port(self) -> int:
+        return urlsplit(self.mqtts_url).port or 8883
+
+    @property
+    def ca_path(self) -> Path:
+        """The local CA's certificate (PEM): what a device trusts as AmazonRootCA1.pem."""
+        if "ca" not in self.endpoints:
+            raise LocalCloudError("this localcloud has no TLS listener")
+        return Path(self.endpoints["ca"])
+
+    def tls_context(self, certfile: str | os.PathLike[str],
+                    keyfile: str | os.PathLike[str]) -> ssl.SSLContext:
+        """A client TLS context for the TLS listener: trusts the local CA, presents the
+        certificate (PEM, optionally followed by its CA chain) and its key."""
+        context = ssl.create_default_context(cafile=str(self.ca_path))
+        context.load_cert_chain(certfile, keyfile)
+        return context
+
+    @property
     def http_url(self) -> str:
         """The IoT data-plane endpoint (`endpoint_url` of boto3's `iot-data`)."""
         return self.endpoints["http"]
@@ -157,6 +200,9 @@ class LocalCloud:
         }
         if "moto" in self.endpoints:
             env["MOTO_ENDPOINT_URL"] = self.moto_url
+        if "mqtts" in self.endpoints:
+            env["LOCALCLOUD_MQTTS_URL"] = self.mqtts_url
+            env["LOCALCLOUD_CA_PATH"] = str(self.ca_path)
         return env
 
     def client(self, service: str, **kwargs: Any) -> Any:
@@ -178,6 +224,7 @@ class LocalCloud:
         command = [
             sys.executable, "-m", "localcloud",
             "--host", self.host, "--mqtt-port", "0", "--http-port", "0", "--moto-port", "0",
+            "--mqtts-port", "0",
             "--service-username", self.service_credentials.username,
             "--service-password", self.service_credentials.password,
             "--queue-name", self.queue_name, "--log-level", self.log_level,
@@ -186,6 +233,8 @@ class LocalCloud:
             command += ["--mqtt-url", self.external_mqtt_url]
         if self.state_dir is not None:
             command += ["--state-dir", str(self.state_dir)]
+        if self.ca_dir is not None:
+            command += ["--ca-dir", str(self.ca_dir)]
         if self.things:
             command += ["--things", self.things]
         if not self.moto:
@@ -257,3 +306,10 @@ class LocalCloud:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+        self.remove_ca()
+
+    def remove_ca(self) -> None:
+        """Remove the CA directory this object made itself (at the end of `with`)."""
+        if self._own_ca_dir is not None:
+            shutil.rmtree(self._own_ca_dir, ignore_errors=True)
+            self._own_ca_dir = None

@@ -8,7 +8,7 @@ whether pydantic or schedules/actions.py found it; nothing is changed then.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
@@ -17,29 +17,46 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
-from pydantic import ConfigDict
+from pydantic import AfterValidator, ConfigDict, WithJsonSchema
 
 from accounts.access import get_home_for_api
 from accounts.models import Home, Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
 from schedules.models import MirrorOutbox, Schedule
+from smartlight.text import Name, PlainText
 
 router = Router(tags=["schedules"])
 
 TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
 
 
+def _local_time(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("is a local time in the home's time zone: give it without an offset")
+    return value
+
+
+# A wall-clock time without offset: JSON Schema's "time" format would demand one.
+_LOCAL_TIME_SCHEMA = {
+    "type": "string",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "description": "local time in the home's time zone, HH:MM[:SS], no offset",
+    "examples": ["07:30"],
+}
+LocalTime = Annotated[dt.time, AfterValidator(_local_time), WithJsonSchema(_LOCAL_TIME_SCHEMA)]
+
+
 class ScheduleIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=100)
+    name: Name
     home: UUID | None = Field(None, description="default: the current home")
     trigger: TriggerKind
     run_date: dt.date | None = Field(None, description="once: local date")
-    run_time: dt.time | None = Field(None, description="once, weekly: local time")
+    run_time: LocalTime | None = Field(None, description="once, weekly: local time")
     weekdays: list[int] = Field(default_factory=list, description="weekly: 0 = Monday")
-    cron: str = Field("", description="cron: 5 fields, local time")
+    cron: PlainText = Field("", max_length=100, description="cron: 5 fields, local time")
     offset_minutes: int = Field(0, description="sunrise/sunset: minutes, negative = before")
     devices: list[UUID] = Field(default_factory=list)
     rooms: list[UUID] = Field(default_factory=list)
@@ -49,20 +66,23 @@ class ScheduleIn(Schema):
 
 
 class SchedulePatch(Schema):
+    """Only the keys given change. Null is a value only where it means "none": `run_date`,
+    `run_time` and `scene`; the other keys are left out rather than sent as null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100)
-    trigger: TriggerKind | None = None
+    name: Name = None  # type: ignore[assignment]
+    trigger: TriggerKind = None  # type: ignore[assignment]
     run_date: dt.date | None = None
-    run_time: dt.time | None = None
-    weekdays: list[int] | None = None
-    cron: str | None = None
-    offset_minutes: int | None = None
-    devices: list[UUID] | None = None
-    rooms: list[UUID] | None = None
+    run_time: LocalTime | None = None
+    weekdays: list[int] = None  # type: ignore[assignment]
+    cron: PlainText = Field(None, max_length=100)
+    offset_minutes: int = None  # type: ignore[assignment]
+    devices: list[UUID] = None  # type: ignore[assignment]
+    rooms: list[UUID] = None  # type: ignore[assignment]
     scene: UUID | None = None
-    desired: dict[str, Any] | None = None
-    enabled: bool | None = None
+    desired: dict[str, Any] = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
 
 
 class PreviewOut(Schema):
@@ -78,7 +98,7 @@ class ScheduleOut(Schema):
     description: str
     trigger: str
     run_date: dt.date | None
-    run_time: dt.time | None
+    run_time: LocalTime | None
     weekdays: list[int]
     cron: str
     offset_minutes: int

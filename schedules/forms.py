@@ -7,6 +7,7 @@ from django import forms
 from accounts.models import Home
 from schedules import actions, timing
 from schedules.models import Schedule, Trigger
+from smartlight.text import PlainTextForm
 
 WEEKDAY_CHOICES = [(str(i), name) for i, name in enumerate(timing.WEEKDAY_NAMES)]
 POWER_CHOICES = [("", "Leave as is"), ("on", "On"), ("off", "Off")]
@@ -28,7 +29,7 @@ FIELD_MAP = {
 }
 
 
-class TriggerForm(forms.Form):
+class TriggerForm(PlainTextForm, forms.Form):
     """Just the "when" of a schedule: what the htmx preview reads."""
 
     trigger = forms.ChoiceField(choices=Trigger.choices, widget=forms.RadioSelect)

@@ -48,6 +48,10 @@ SEARCH_DAYS = 400
 # The longest daylight-saving gap in the tz database is 2 h (and 3 h for a few historical
 # zone changes); a naive wall time can be shifted forward by at most this much.
 MAX_GAP = dt.timedelta(hours=3)
+# One-off dates: EventBridge's cron year field takes 1970..2199, and these bounds keep every
+# time-zone conversion of the date far inside what datetime can represent.
+FIRST_DATE = dt.date(1970, 1, 1)
+LAST_DATE = dt.date(2199, 12, 31)
 
 
 class TriggerError(ValueError):
@@ -174,6 +178,10 @@ def validate(trigger: Trigger, now: dt.datetime) -> None:
             raise TriggerError("date", "A one-off schedule needs a date.")
         if trigger.time is None:
             raise TriggerError("time", "A one-off schedule needs a time.")
+        if not FIRST_DATE <= trigger.date <= LAST_DATE:
+            raise TriggerError(
+                "date", f"A one-off date must be between {FIRST_DATE} and {LAST_DATE}."
+            )
         when = localize(dt.datetime.combine(trigger.date, trigger.time), trigger.zone)
         if when <= now:
             raise TriggerError(
@@ -220,7 +228,7 @@ def next_run(trigger: Trigger, after: dt.datetime) -> dt.datetime | None:
 def iter_runs(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
     after = after.astimezone(UTC)
     if trigger.kind == ONCE:
-        if trigger.date and trigger.time:
+        if trigger.date and trigger.time and FIRST_DATE <= trigger.date <= LAST_DATE:
             when = localize(dt.datetime.combine(trigger.date, trigger.time), trigger.zone)
             if when > after:
                 yield when

@@ -192,6 +192,34 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "account_login"
 
+# --- shared cache and rate limits ----------------------------------------------------------
+# allauth's sign-in and sign-up limits count in the cache, which every worker process must
+# share: Redis when REDIS_URL is set, the database otherwise (its table is created by a
+# migration of `accounts`). The API's limits count in the database (accounts/ratelimit.py).
+REDIS_URL = env_str("REDIS_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "smartlight_cache",
+    }
+}
+# "<requests>/<period>" with period s, m, h or d.
+API_RATE_PER_ADDRESS = env_str("API_RATE_PER_ADDRESS", "1200/m")
+API_RATE_PER_TOKEN = env_str("API_RATE_PER_TOKEN", "600/m")
+# Proxies in front of the platform that append to X-Forwarded-For (Elastic Beanstalk's load
+# balancer: 1). The client address is the entry that many places from the right.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if AWS_MODE == "aws" else 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Sign-in: failures are counted per (account, address) pair and per address, never per account
+# alone, so nobody can lock someone else out by typing wrong passwords for their address.
+# The pair key is built by accounts.adapters.AccountAdapter.
+ACCOUNT_RATE_LIMITS = {
+    "login": env_str("LOGIN_RATE_PER_ADDRESS", "30/m/ip"),
+    "login_failed": env_str("LOGIN_FAILED_RATE", "10/m/ip,100/h/ip,5/15m/key"),
+}
+
 # --- allauth -------------------------------------------------------------------------------
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -263,6 +291,41 @@ SCHEDULER_ROLE_ARN = env_str(
 )
 MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:18830")
 
+# --- Provisioning lights ----------------------------------------------------------------------
+IOT_DEVICE_POLICY = env_str("IOT_DEVICE_POLICY", "smartlight-device")
+IOT_CLAIM_POLICY = env_str("IOT_CLAIM_POLICY", "smartlight-claim")
+IOT_THING_TYPE = env_str("IOT_THING_TYPE", "smartlight")
+FLEET_TEMPLATE_NAME = env_str("FLEET_TEMPLATE_NAME", "smartlight-fleet")
+SERIALS_TABLE = env_str("SERIALS_TABLE", "smartlight-serials")
+# Where a light's bundle says to connect: the account's ATS endpoint on 8883 in AWS,
+# localcloud's TLS listener locally.
+IOT_MQTT_HOST = env_str("IOT_MQTT_HOST", IOT_ENDPOINT if AWS_MODE == "aws" else "127.0.0.1")
+IOT_MQTT_PORT = env_int("IOT_MQTT_PORT", 8883 if AWS_MODE == "aws" else 18883)
+# The server CA written into bundles: Amazon Root CA 1 in AWS, localcloud's own CA locally.
+IOT_SERVER_CA_FILE = env_str(
+    "IOT_SERVER_CA_FILE",
+    "" if AWS_MODE == "aws" else str(BASE_DIR / "var" / "localcloud" / "ca" / "ca.pem"),
+)
+# The portal's public address, printed into the claim QR codes (https://<portal>/claim/<code>).
+PORTAL_URL = env_str("PORTAL_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+CLAIM_CODE_TTL_DAYS = env_int("CLAIM_CODE_TTL_DAYS", 730)
+# Claim-code guesses allowed per person and per address in a window (the shared cache counts).
+CLAIM_GUESSES_PER_WINDOW = env_int("CLAIM_GUESSES_PER_WINDOW", 10)
+CLAIM_GUESS_WINDOW_S = env_int("CLAIM_GUESS_WINDOW_S", 900)
+# Proxies in front of the web servers that append to X-Forwarded-For (1 behind Elastic
+# Beanstalk's load balancer); 0 trusts only the socket's address.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+# One cache shared by every web worker (rate limits count across them): Redis when
+# CACHE_URL points at one, else a database table (`manage.py createcachetable`).
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+          "LOCATION": "smartlight_cache"}
+}
+
 # --- Celery --------------------------------------------------------------------------------
 # SQS in AWS, Redis when pointed there, and a filesystem transport that needs no server locally.
 CELERY_BROKER_URL = env_str(
@@ -289,7 +352,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 # Periodic safety nets (celery beat): mirrors whose on-commit push failed are retried here.
 CELERY_BEAT_SCHEDULE: dict = {
-    # Every registered mirror (iot_cookie, schedules): rows whose push failed are pushed again.
+    # Every registered mirror (iot_cookie, retired things, schedules): rows whose push failed
+    # are pushed again.
     "flush-outboxes": {"task": "smartlight.outbox.flush", "schedule": 300.0},
     # The Lambda re-points schedule mirrors after each run; this repairs one it failed to.
     "schedules-repair-stalled": {

@@ -53,6 +53,12 @@ def test_the_demo_owner_invites_a_member_who_signs_up_and_sees_the_home(
         guest.get_by_label("Password", exact=True).fill("porch-light-2718")
         guest.get_by_label("Password (again)").fill("porch-light-2718")
         guest.get_by_role("button", name="Sign up").click()
+        # The invitation is for guest@example.com only: they confirm the address is theirs
+        guest.get_by_role("button", name="Send me a confirmation link").click()
+        guest.get_by_text("We sent a confirmation link to guest@example.com").wait_for()
+        confirm = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body)
+        guest.goto(confirm.group(0))
+        guest.get_by_role("button", name="Confirm").click()
         guest.get_by_role("button", name="Accept invitation").click()
 
         guest.get_by_text("Welcome to Demo Home.").wait_for()

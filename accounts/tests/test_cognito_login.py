@@ -154,3 +154,13 @@ def test_the_sign_in_page_has_no_cognito_button_when_disabled(client, db, settin
     settings.SOCIALACCOUNT_PROVIDERS = {}
     response = client.get("/accounts/login/")
     assert b"Amazon Cognito" not in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/accounts/amazon-cognito/login/", "/accounts/amazon-cognito/login/callback/?code=x&state=y"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_cognito_urls_are_404_when_cognito_is_not_configured(client, db, settings, path, method):
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    assert getattr(client, method)(path).status_code == 404

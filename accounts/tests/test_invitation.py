@@ -1,5 +1,9 @@
+import re
 from datetime import timedelta
 
+import pytest
+from allauth.account.models import EmailAddress
+from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, User
@@ -10,8 +14,20 @@ def url(invitation):
 
 
 def make_invitation(home, inviter, **kwargs):
-    defaults = {"email": "new@example.com", "role": "member"}
+    defaults = {"email": "charlie@example.com", "role": "member"}
     return Invitation.objects.create(home=home, invited_by=inviter, **{**defaults, **kwargs})
+
+
+def confirmed(user, email=None):
+    EmailAddress.objects.create(user=user, email=email or user.email, primary=True,
+                                verified=True)
+    return user
+
+
+@pytest.fixture
+def charlie(charlie):
+    """charlie, invited below, has confirmed his address."""
+    return confirmed(charlie)
 
 
 def test_it_shows_the_invitation_to_anyone_with_the_link(client, alice, home):
@@ -34,17 +50,48 @@ def test_accepting_creates_the_membership_with_the_invited_role(client_for, alic
     assert client.session["home_code"] == str(home.code)
 
 
-def test_any_account_may_accept_whatever_the_invited_address(client_for, alice, home):
-    other = User.objects.create_user("someone-else@example.com", "x")
+def test_another_account_holding_the_link_cannot_accept(client_for, alice, home, unchanged):
+    other = confirmed(User.objects.create_user("someone-else@example.com", "x"))
+    invitation = make_invitation(home, alice)
+    client = client_for(other)
+    page = client.get(url(invitation))
+    assert b"This invitation is for charlie@example.com" in page.content
+    with unchanged():
+        response = client.post(url(invitation))
+    assert response.status_code == 409
+    assert b"Sign in with charlie@example.com" in response.content
+
+
+def test_an_unconfirmed_address_is_confirmed_from_the_page_then_accepted(client_for, alice,
+                                                                        home):
+    newcomer = User.objects.create_user("new@example.com", "x")
     invitation = make_invitation(home, alice, email="new@example.com")
-    assert client_for(other).post(url(invitation)).status_code == 302
-    assert Membership.objects.filter(user=other, home=home).exists()
+    client = client_for(newcomer)
+
+    # Given the address is the newcomer's but not confirmed: accepting is refused
+    refused = client.post(url(invitation))
+    assert refused.status_code == 409
+    assert b"Confirm that new@example.com is yours" in refused.content
+    assert not Membership.objects.filter(user=newcomer, home=home).exists()
+
+    # When they ask for the confirmation link and open it
+    assert client.post(url(invitation), {"action": "confirm-address"}).status_code == 302
+    assert mail.outbox[-1].to == ["new@example.com"]
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.outbox[-1].body).group(0)
+    confirm_path = "/" + link.split("/", 3)[3]
+    back = client.post(confirm_path)
+
+    # Then they are back on the invitation and may accept
+    assert back.status_code == 302 and back["Location"] == url(invitation)
+    assert EmailAddress.objects.get(user=newcomer).verified
+    assert client.post(url(invitation)).status_code == 302
+    assert Membership.objects.filter(user=newcomer, home=home).exists()
 
 
 def test_a_link_works_only_once(client_for, alice, charlie, home, unchanged):
     invitation = make_invitation(home, alice)
     client_for(charlie).post(url(invitation))
-    someone = User.objects.create_user("late@example.com", "x")
+    someone = confirmed(User.objects.create_user("late@example.com", "x"))
     with unchanged():
         response = client_for(someone).post(url(invitation))
     assert response.status_code == 409
@@ -67,7 +114,7 @@ def test_a_link_is_still_good_just_before_seven_days(client_for, alice, charlie,
 
 
 def test_an_existing_member_cannot_accept(client_for, alice, bob, home, unchanged):
-    invitation = make_invitation(home, alice)
+    invitation = make_invitation(home, alice, email="bob@example.com")
     with unchanged():
         response = client_for(bob).post(url(invitation))
     assert response.status_code == 409

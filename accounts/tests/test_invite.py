@@ -1,6 +1,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.core import mail
 from django.utils import timezone
 
@@ -104,3 +105,42 @@ def test_it_swaps_the_page_for_htmx(client_for, alice, home):
     )
     assert response.status_code == 400
     assert b'id="main"' in response.content
+
+
+def test_a_home_name_with_line_breaks_still_gives_a_one_line_subject(
+    client_for, alice, home, django_capture_on_commit_callbacks
+):
+    # A name saved before names were checked (the forms refuse line breaks now).
+    Invitation.objects.all().delete()
+    type(home).objects.filter(pk=home.pk).update(name="Alice\r\nBcc: victim@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(alice).post(url(home), {"email": "new@example.com", "role": "member"})
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.subject == "You are invited to Alice Bcc: victim@example.com on Smart Light"
+    assert message.recipients() == ["new@example.com"]
+    assert "\n" not in message.message()["Subject"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_that_cannot_be_sent_leaves_no_invitation(client_for, alice, home, monkeypatch):
+    import smtplib
+
+    def refuse(self, *args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("connection unexpectedly closed")
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", refuse)
+    response = client_for(alice).post(url(home), {"email": "new@example.com", "role": "member"})
+    assert response.status_code == 400
+    assert b"could not be sent, so no invitation was made" in response.content
+    assert not Invitation.objects.filter(home=home).exists()
+
+
+def test_a_home_name_with_control_characters_is_refused(client_for, alice, home, unchanged):
+    with unchanged():
+        response = client_for(alice).post(
+            f"/homes/{home.code}/settings/",
+            {"name": "Alice\r\nBcc: x@example.com", "timezone": "UTC"},
+        )
+    assert response.status_code == 400
+    assert b"must not contain control characters" in response.content

@@ -39,3 +39,13 @@ def iot():
             "aws_secret_access_key": "testing",
         }
         yield boto3.client("iot", **kwargs), boto3.client("iot-data", **kwargs)
+
+
+@pytest.fixture
+def provisioning_hook():
+    return load("provisioning_hook")
+
+
+@pytest.fixture
+def jitr_handler():
+    return load("jitr_handler")

@@ -205,7 +205,7 @@ def test_an_api_token_reaches_the_same_schedules(client, alice, make_schedule):
     assert [s["code"] for s in response.json()] == [str(schedule.code)]
 
 
-def test_anonymous_requests_are_refused(client):
+def test_anonymous_requests_are_refused(client, db):
     assert client.get(URL).status_code == 401
 
 

@@ -26,7 +26,7 @@ def registered(monkeypatch):
 
 
 def test_every_app_registers_its_mirror_at_start():
-    assert [m.name for m in outbox.mirrors()] == ["iot_cookie", "schedule_mirror"]
+    assert [m.name for m in outbox.mirrors()] == ["iot_cookie", "retired_thing", "schedule_mirror"]
 
 
 def test_an_unknown_mirror_is_a_clear_error():
