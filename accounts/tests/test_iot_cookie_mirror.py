@@ -65,9 +65,13 @@ def test_leaving_the_last_home_deletes_the_item(alice, bob, home, synced, commit
 def test_accepting_an_invitation_adds_the_home(
     alice, charlie, home, charlies_home, synced, committed
 ):
+    from allauth.account.models import EmailAddress
+
     from accounts.models import Invitation
 
-    invitation = Invitation.objects.create(home=home, email="c@example.com", invited_by=alice)
+    # Invitations are for the invited address, confirmed by its holder.
+    EmailAddress.objects.create(user=charlie, email=charlie.email, verified=True, primary=True)
+    invitation = Invitation.objects.create(home=home, email=charlie.email, invited_by=alice)
     with committed():
         actions.do_accept_invitation(invitation, charlie)
     assert {h["name"] for h in item(charlie)["homes"]} == {"Alice's Home", "Charlie's Home"}
