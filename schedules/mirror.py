@@ -235,20 +235,18 @@ class RulesBackend(Backend):
         )
 
     def write(self, name: str, spec: Spec, current: Spec | None) -> None:
-        # The target first: until the rule's expression moves, the new Input cannot fire early.
+        if current is None:
+            # A target needs its rule: create the rule first.
+            self._put_rule(name, spec)
+        # Then the target: until the rule's expression moves, the new Input cannot fire early.
         if current is None or (current.input, current.target) != (spec.input, spec.target):
             self.client.put_targets(
-                Rule=name if current is not None else self._create(name, spec),
-                Targets=[{"Id": TARGET_ID, "Arn": spec.target, "Input": spec.input}],
+                Rule=name, Targets=[{"Id": TARGET_ID, "Arn": spec.target, "Input": spec.input}]
             )
         if current is not None and (current.expression, current.state) != (
             spec.expression, spec.state
         ):
             self._put_rule(name, spec)
-
-    def _create(self, name: str, spec: Spec) -> str:
-        self._put_rule(name, spec)
-        return name
 
     def _put_rule(self, name: str, spec: Spec) -> None:
         self.client.put_rule(
