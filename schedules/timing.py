@@ -270,7 +270,8 @@ def _cron_next(trigger: Trigger, after: dt.datetime) -> dt.datetime | None:
 
     Far from a change of the zone's UTC offset, wall times map to instants one to one and in
     order, so the first matching wall time after `after`'s is the answer (`CronFields`). Within
-    MAX_GAP of a change the general, buffered walk decides (`_cron_runs_buffered`).
+    MAX_GAP of a spring-forward change the general, buffered walk decides
+    (`_cron_runs_buffered`); tests hold the two to the same answers around every change.
     """
     zone = trigger.zone
     fields = CronFields.compile(trigger.cron)
@@ -281,6 +282,12 @@ def _cron_next(trigger: Trigger, after: dt.datetime) -> dt.datetime | None:
         when = localize(wall, zone)
         change = next_offset_change(zone, after - MAX_GAP)
         if change is None or change > when + MAX_GAP:
+            return when
+        # Falling back, wall times still map to instants in order (the first occurrence of a
+        # repeated time is taken); only a wall time behind `after` (it was read in the second
+        # occurrence) needs the general walk. Springing forward, gap times move past others.
+        falls_back = utc_offset_at(zone, change) < utc_offset_at(zone, change - MAX_GAP)
+        if falls_back and when > after:
             return when
     return next(_cron_runs_buffered(trigger, after), None)
 
