@@ -53,7 +53,7 @@ test-sqlite: setup browser
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-# The schedule Lambda's deployment package: build/schedule_lambda.zip (reproducible).
+# Every Lambda's deployment package: build/lambda.zip (reproducible); the stack deploys it from S3.
 lambda: $(PY_STAMP)
 	$(PY) lambda/build.py
 

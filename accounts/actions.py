@@ -4,7 +4,7 @@ Each action runs in one `transaction.atomic()` and either makes its whole change
 `ActionError` (a message for the person) and changes nothing. Side effects that leave the
 database (mail, the iot_cookie mirror) are scheduled with `transaction.on_commit`, so a
 rolled-back change sends nothing; membership changes also record the stale iot_cookie items in
-the same transaction (DESIGN section 6).
+the same transaction (docs/architecture.md, "Mirrors to AWS").
 """
 
 from __future__ import annotations
@@ -317,8 +317,8 @@ def do_adopt_cognito_sub(user: User, sub: str) -> bool:
     """Makes the Cognito `sub` the user's `iot_user_id` (True when it changed).
 
     Decision: a local user who links Cognito takes the `sub` as `iot_user_id`, so the
-    iot_cookie item is found under the same id whichever way the person signs in (DESIGN
-    section 6). Refused, with a log line, when another user already holds that id.
+    iot_cookie item is found under the same id whichever way the person signs in
+    (docs/decisions.md). Refused, with a log line, when another user already holds that id.
     """
     if not sub or user.iot_user_id == sub:
         return False

@@ -1,4 +1,4 @@
-"""The `iot_cookie` DynamoDB mirror of home membership (DESIGN sections 1 and 6).
+"""The `iot_cookie` DynamoDB mirror of home membership (docs/architecture.md).
 
 One item per person, partition key `user_id` (String) = `User.iot_user_id` (the Cognito `sub`
 for Cognito users). The item says which homes they belong to, with which role, and which things

@@ -193,7 +193,7 @@ class ApiToken(models.Model):
 
 
 class IotCookieOutbox(OutboxEntry):
-    """An `iot_cookie` item (DESIGN section 6) that must be brought up to date.
+    """An `iot_cookie` item (docs/architecture.md) that must be brought up to date.
 
     Written in the same transaction as the membership change that makes the item stale, keyed by
     the DynamoDB partition key (`user_id` = `User.iot_user_id`, kept even after the user is

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/control_latency.py [--changes 200] [--leds 60]
 
-Path measured (DESIGN section 6, "Control"): PATCH /api/v1/devices/<code>/state (Django, full
+Path measured (docs/architecture.md, "Control"): PATCH /api/v1/devices/<code>/state (Django, full
 middleware, auth, validation) → update_thing_shadow on localcloud's data-plane API → delta over
 MQTT → the real firmware (`python -m firmware.sim`, its own process) renders the next frame,
 seen in the frame.json the simulator writes for each new frame.

@@ -1,5 +1,5 @@
 """Scoped fetch helpers: one per model, the only way views and the API reach devices, rooms
-and scenes. An object of a home the user does not belong to answers 404 (DESIGN section 3:
+and scenes. An object of a home the user does not belong to answers 404 (docs/decisions.md:
 it must not even be confirmed to exist); a role that is too low answers 403.
 """
 

@@ -1,6 +1,6 @@
 """Changes to lights, rooms and scenes. Views and the API call these after their access check.
 
-Light changes go to AWS first (the shadow is the source of truth, DESIGN section 6 "Control");
+Light changes go to AWS first (the shadow is the source of truth: docs/architecture.md, "Control");
 the database keeps a cached copy of what was asked so the portal shows "pending" at once,
 and the shadow-events consumer later replaces it with the shadow's own document.
 """
@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
 from devices import claims, hooks, labels, provisioning, shadow
 from devices.models import (
+    ROOM_NAME_TAKEN,
     Device,
     Provisioning,
     RetiredThing,
@@ -32,7 +33,7 @@ from devices.models import (
     Serial,
     new_thing_name,
 )
-from smartlight import outbox
+from smartlight import contract, outbox
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,9 @@ class BatchResult:
 def do_set_desired(device: Device, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and write a partial desired state for one light; returns what was written.
 
-    Raises shadow.InvalidDesired (nothing sent, nothing saved) or another ShadowError.
+    Raises contract.InvalidState (nothing sent, nothing saved) or a shadow.ShadowError.
     """
-    clean = shadow.validate_desired(changes, device.reported)
+    clean = contract.validate_desired(changes, effects=device.effects)
     shadow.update_desired(device.thing_name, clean, device.reported)
     # Merge into the cache with one UPDATE of this row only: the consumer may be writing the
     # same row from a shadow document; its newer version wins the next time it runs.
@@ -76,18 +77,21 @@ def do_set_many(devices: Iterable[Device], changes: Mapping[str, Any]) -> BatchR
     request changes nothing. An effect is then checked per light (their effects differ).
     """
     devices = list(devices)
-    common = {k: v for k, v in changes.items() if k != "effect"}
-    if common or not changes:
-        shadow.validate_desired(common)  # an empty request fails here too
+    # Every key's form, an effect's name included; an empty request fails here too.
+    contract.validate_desired(changes)
     result = BatchResult()
     for device in devices:
         try:
             do_set_desired(device, changes)
-        except shadow.ShadowError as exc:
-            result.failed[device.name] = str(exc)
+        except (contract.InvalidState, shadow.ShadowError) as exc:
+            result.failed[device.name] = _reason(exc)
         else:
             result.changed.append(device)
     return result
+
+
+def _reason(exc: Exception) -> str:
+    return exc.reason if isinstance(exc, shadow.ShadowError) else str(exc)
 
 
 def scene_state_of(device: Device) -> dict[str, Any]:
@@ -119,8 +123,8 @@ def do_apply_scene(scene: Scene) -> BatchResult:
             state = {k: v for k, v in state.items() if k != "effect"}
         try:
             do_set_desired(device, state)
-        except shadow.ShadowError as exc:
-            result.failed[device.name] = str(exc)
+        except (contract.InvalidState, shadow.ShadowError) as exc:
+            result.failed[device.name] = _reason(exc)
         else:
             result.changed.append(device)
     return result
@@ -136,7 +140,7 @@ def do_reboot(device: Device) -> str:
 
 def do_repush_desired(device: Device) -> dict[str, Any]:
     """Write the cached desired state to the shadow again (e.g. after a shadow was reset)."""
-    desired = {k: v for k, v in (device.desired or {}).items() if k in shadow.DESIRED_KEYS}
+    desired = {k: v for k, v in (device.desired or {}).items() if k in contract.DESIRED_KEYS}
     return shadow.update_desired(device.thing_name, desired, device.reported,
                                  max_transition_ms=shadow.FIRMWARE_MAX_TRANSITION_MS)
 
@@ -154,8 +158,9 @@ def do_refresh_from_shadow(device: Device) -> Device:
     return locked
 
 
-# Schedules' EventBridge mirrors list the thing names they set, so every change to which lights a
-# schedule reaches tells them through devices.hooks, in the same transaction.
+# Schedules' EventBridge mirrors list the thing names they set (docs/device-contract.md), so
+# every change to which lights a schedule reaches tells them through devices.hooks, in the same
+# transaction.
 
 
 def do_update_device(device: Device, *, name: str | None = None,
@@ -184,8 +189,40 @@ def do_delete_device(device: Device) -> None:
     do_remove_device(device)
 
 
+class RoomNameTaken(contract.InvalidState):
+    """Room names are unique in a home whatever their case ("Kitchen" and "kitchen" clash)."""
+
+    def __init__(self) -> None:
+        super().__init__([contract.FieldError("name", ROOM_NAME_TAKEN)])
+
+
+def _save_room(room: Room, **save: Any) -> Room:
+    # The database's constraint (devices/models.py, on lower(name)) is the rule; the query only
+    # answers the usual case without relying on the error.
+    clash = Room.objects.filter(home=room.home, name__iexact=room.name).exclude(pk=room.pk)
+    if clash.exists():
+        raise RoomNameTaken
+    try:
+        with transaction.atomic():
+            room.save(**save)
+    except IntegrityError as exc:  # a concurrent request took the name first
+        raise RoomNameTaken from exc
+    return room
+
+
 def do_create_room(home: Home, name: str) -> Room:
-    return Room.objects.create(home=home, name=name)
+    """Add a room; RoomNameTaken when the home has one of that name in any case."""
+    return _save_room(Room(home=home, name=name))
+
+
+def do_rename_room(room: Room, name: str) -> Room:
+    old = room.name
+    room.name = name
+    try:
+        return _save_room(room, update_fields=["name"])
+    except RoomNameTaken:
+        room.name = old
+        raise
 
 
 def do_delete_room(room: Room) -> None:

@@ -20,6 +20,7 @@ from accounts import iot_cookie
 from accounts.models import Home
 from devices import actions, hooks, provisioning, shadow
 from devices.models import Device, RetiredThing, Room, Scene, Serial
+from smartlight import contract
 
 
 @admin.register(Room)
@@ -70,7 +71,7 @@ def _run(modeladmin: admin.ModelAdmin, request: HttpRequest, devices, name: str)
     for device in devices:
         try:
             action(device)
-        except (shadow.ShadowError, *provisioning.AWS_ERRORS) as exc:
+        except (contract.InvalidState, shadow.ShadowError, *provisioning.AWS_ERRORS) as exc:
             modeladmin.message_user(request, f"{device.thing_name}: {label} failed: {exc}",
                                     messages.ERROR)
         else:

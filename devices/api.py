@@ -3,7 +3,8 @@
 Authentication (session or personal token) is set on the NinjaAPI. Every object is fetched
 through devices/access.py: other homes' objects answer 404, a viewer's writes 403. Bad input
 answers 422 in ninja's validation format, `{"detail": [{"loc": [..., field], "msg": reason}]}`,
-whether pydantic or the device contract (devices/shadow.py) found it.
+whether pydantic or the light-state contract (smartlight/contract.py) found it; the contract's
+and the shadow gateway's errors are turned into responses in one place, smartlight/api.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
@@ -22,10 +22,12 @@ from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
+from accounts.api_auth import client_address
 from accounts.models import Role
-from devices import actions, claims, shadow
+from devices import actions, claims
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.models import Device, Room, Scene
+from smartlight import contract
 from smartlight.text import Name
 
 router = Router(tags=["devices"])
@@ -33,28 +35,13 @@ router = Router(tags=["devices"])
 T = TypeVar("T")
 
 # --- schemas ---------------------------------------------------------------------------------
-class StateIn(Schema):
-    """A partial desired state: only the keys given change (DESIGN section 4).
-
-    Documentation only: the body is checked by the device contract itself
-    (devices/shadow.validate_desired), so every bad field is listed with one clear reason,
-    including an effect the light does not have.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    on: bool | None = None
-    brightness: int | None = Field(None, ge=0, le=255)
-    color: str | None = Field(None, pattern=r"^#[0-9a-f]{6}$", examples=["#ff8800"])
-    effect: str | None = Field(None, description="one of the light's reported effects")
-    speed: int | None = Field(None, ge=0, le=255)
-    transition_ms: int | None = Field(None, ge=0, le=60000)
-
-
 STATE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": StateIn.model_json_schema()}},
+        "content": {"application/json": {"schema": contract.desired_schema(
+            contract.INTERACTIVE_MAX_TRANSITION_MS,
+            effect_note="one of the light's reported effects (`effects`); solid always exists",
+        )}},
     }
 }
 
@@ -127,6 +114,10 @@ class ClaimIn(Schema):
     room: UUID | None = Field(None, description="a room of that home")
 
 
+class Problem(Schema):
+    detail: str
+
+
 class BatchOut(Schema):
     changed: list[UUID]
     failed: dict[str, str]
@@ -143,20 +134,6 @@ def _scoped(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code, rol
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "Forbidden") from exc
     return obj
-
-
-def _field_errors(exc: shadow.InvalidDesired, prefix: tuple[str, ...]) -> ValidationError:
-    return ValidationError(
-        [{"type": "value_error", "loc": [*prefix, e.field], "msg": e.reason} for e in exc.errors]
-    )
-
-
-def _shadow_http_error(exc: shadow.ShadowError) -> HttpError:
-    if isinstance(exc, shadow.ShadowNotFound):
-        return HttpError(409, "The light has never connected, so it has no shadow yet.")
-    if isinstance(exc, shadow.ShadowConflict):
-        return HttpError(409, str(exc))
-    return HttpError(503, f"The light service is unreachable right now: {exc}")
 
 
 def device_out(device: Device) -> dict[str, Any]:
@@ -220,12 +197,7 @@ def set_state(
     request: HttpRequest, code: UUID, payload: dict[str, Any] = Body(...),
 ) -> dict[str, Any]:
     device = _scoped(get_device_for_user, request, code, Role.MEMBER)
-    try:
-        actions.do_set_desired(device, payload)
-    except shadow.InvalidDesired as exc:
-        raise _field_errors(exc, ("body", "payload")) from exc
-    except shadow.ShadowError as exc:
-        raise _shadow_http_error(exc) from exc
+    actions.do_set_desired(device, payload)
     return device_out(device)
 
 
@@ -252,7 +224,8 @@ def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
     return Status(204, None)
 
 
-@router.post("/claims", response={201: DeviceOut}, summary="Add a light with its claim code")
+@router.post("/claims", response={201: DeviceOut, 409: Problem, 429: Problem},
+             summary="Add a light with its claim code")
 def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, Any]]:
     """Members and owners add a light the platform made. A wrong, used or expired code all
     answer the same 422; too many wrong codes from one person or address answer 429."""
@@ -263,7 +236,7 @@ def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, 
         if room is None:
             raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
                                     "msg": "is not a room of this home"}])
-    address = claims.client_address(request)
+    address = client_address(request)
     if claims.too_many_guesses(request.auth.pk, address):
         raise HttpError(429, "Too many wrong codes; wait a quarter of an hour and try again.")
     try:
@@ -287,12 +260,7 @@ def list_rooms(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[st
 @router.post("/rooms", response={201: RoomOut})
 def create_room(request: HttpRequest, payload: RoomIn) -> tuple[int, dict[str, Any]]:
     home = get_home_for_api(request, payload.home, Role.MEMBER)
-    try:
-        with transaction.atomic():
-            room = actions.do_create_room(home, payload.name)
-    except IntegrityError as exc:
-        raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "name"],
-                                "msg": "a room of this name already exists"}]) from exc
+    room = actions.do_create_room(home, payload.name)
     return Status(201, room_out(room))
 
 
@@ -304,14 +272,7 @@ def get_room(request: HttpRequest, code: UUID) -> dict[str, Any]:
 @router.patch("/rooms/{code}", response=RoomOut)
 def rename_room(request: HttpRequest, code: UUID, payload: RoomPatch) -> dict[str, Any]:
     room = _scoped(get_room_for_user, request, code, Role.MEMBER)
-    room.name = payload.name
-    try:
-        with transaction.atomic():
-            room.save(update_fields=["name"])
-    except IntegrityError as exc:
-        raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "name"],
-                                "msg": "a room of this name already exists"}]) from exc
-    return room_out(room)
+    return room_out(actions.do_rename_room(room, payload.name))
 
 
 @router.delete("/rooms/{code}", response={204: None})
@@ -326,11 +287,7 @@ def set_room_state(
     request: HttpRequest, code: UUID, payload: dict[str, Any] = Body(...),
 ) -> dict[str, Any]:
     room = _scoped(get_room_for_user, request, code, Role.MEMBER)
-    try:
-        result = actions.do_set_many(room.devices.all(), payload)
-    except shadow.InvalidDesired as exc:
-        raise _field_errors(exc, ("body", "payload")) from exc
-    return batch_out(result)
+    return batch_out(actions.do_set_many(room.devices.all(), payload))
 
 
 # --- scenes ----------------------------------------------------------------------------------

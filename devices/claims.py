@@ -70,15 +70,3 @@ def count_wrong_guess(user_id: int | None, address: str) -> None:
         except ValueError:  # expired between the two calls: a new window starts
             cache.add(key, 1, timeout=window)
 
-
-def client_address(request) -> str:
-    """The address a request came from. Behind a load balancer (TRUSTED_PROXY_HOPS > 0) it is
-    the entry that many hops from the right of X-Forwarded-For: what the balancer saw, which a
-    client cannot forge by sending its own header."""
-    hops = settings.TRUSTED_PROXY_HOPS
-    if hops > 0:
-        chain = [p.strip() for p in request.headers.get("X-Forwarded-For", "").split(",")]
-        chain = [p for p in chain if p]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR", "")

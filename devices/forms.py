@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from devices.models import Device, Room
+from smartlight import contract
 from smartlight.text import PlainTextForm
 
 ON_CHOICES = [("true", "On"), ("false", "Off")]
@@ -16,16 +17,28 @@ def percent_to_level(percent: int) -> int:
     return round(percent * 255 / 100)
 
 
-class StateForm(PlainTextForm, forms.Form):
+class StateForm(forms.Form):
     """Any subset of a light's controls; only the fields sent are changed."""
 
     on = forms.ChoiceField(choices=ON_CHOICES, required=False)
     brightness = forms.IntegerField(min_value=0, max_value=100, required=False,
                                     help_text="percent")
-    color = forms.CharField(max_length=7, required=False)
-    effect = forms.CharField(max_length=40, required=False)
-    speed = forms.IntegerField(min_value=0, max_value=255, required=False)
-    transition_ms = forms.IntegerField(min_value=0, max_value=60000, required=False)
+    # Colour and effect are checked by the contract itself when the change is made
+    # (devices/actions.py), untrimmed: "#ff8800\n" is refused here as in the API.
+    color = forms.CharField(required=False, strip=False)
+    effect = forms.CharField(required=False, strip=False)
+    speed = forms.IntegerField(min_value=contract.LEVEL_MIN, max_value=contract.LEVEL_MAX,
+                               required=False)
+    transition_ms = forms.IntegerField(
+        min_value=0, max_value=contract.INTERACTIVE_MAX_TRANSITION_MS, required=False
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Colour and effect are the contract's to judge, control characters included, so the
+        # portal gives the API's reason for the same value.
+        for name in ("color", "effect"):
+            self.fields[name].validators = []
 
     def changes(self) -> dict[str, Any]:
         """The desired keys the user set, in the contract's units (call after is_valid)."""
@@ -55,13 +68,8 @@ class RoomForm(PlainTextForm, forms.ModelForm):
             self.instance.home = home
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
-        clash = Room.objects.filter(home=self.instance.home, name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise forms.ValidationError("This home already has a room of that name.")
-        return name
+        # Uniqueness is the action's rule (devices/actions.py), the same for the API.
+        return self.cleaned_data["name"].strip()
 
 
 class DeviceForm(PlainTextForm, forms.ModelForm):

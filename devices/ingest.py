@@ -1,6 +1,6 @@
 """Status ingestion: shadow `/update/documents` events into the devices' cached shadow copy.
 
-The IoT rule `smartlight_shadow_events` (DESIGN section 4) sends every documents message,
+The IoT rule `smartlight_shadow_events` (docs/device-contract.md) sends every documents message,
 with the `thing` added, to SQS. AWS documents carry `previous` and `current` (each with state,
 metadata and version) and a `timestamp` ("Device Shadow service documents"). SQS standard
 queues deliver at least once and out of order, so a document only replaces the cache when it is
@@ -8,6 +8,11 @@ newer: a higher version of the same shadow. One exception follows AWS ("Interact
 shadows", DELETE): a shadow deleted for more than 48 hours and made again starts over at
 version 0, so a lower version whose document time is later than the cached document's belongs
 to that new shadow and replaces the cache.
+
+One light cannot poison the others: what a device reports is cleaned to the light-state contract
+before it is stored (smartlight/contract.py: no control characters or NUL, bounded strings,
+lists and objects), and a message the database still refuses is rolled back alone in its own
+savepoint and goes to the dead-letter queue while the rest of its batch applies.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from devices.models import THING_NAME_RE, Device
+from smartlight import contract
 
 CACHE_FIELDS = ["desired", "reported", "connected", "last_seen", "shadow_version",
                 "shadow_updated", "fw", "changed"]
 _THING = re.compile(THING_NAME_RE)
+# A shadow version is a 64-bit signed number in AWS; the cache's column holds no more.
+MAX_VERSION = 2**63 - 1
 
 
 class PoisonMessage(ValueError):
@@ -56,7 +64,10 @@ class ShadowEvent:
 def _timestamp(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         return None
-    return datetime.fromtimestamp(value, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the year 9999
+        return None
 
 
 def _leaf_times(metadata: Any) -> Iterable[int | float]:
@@ -93,14 +104,14 @@ def _last_seen(reported: Mapping[str, Any], metadata: Any, fallback: Any) -> dat
 
 
 def _section(state: Mapping[str, Any], name: str) -> dict[str, Any]:
-    value = state.get(name)
-    return dict(value) if isinstance(value, Mapping) else {}
+    """One state section, cleaned to the contract (a device may write anything into it)."""
+    return contract.sanitize_state(state.get(name))
 
 
 def event_from_document(document: Mapping[str, Any], thing: str) -> ShadowEvent:
     """A ShadowEvent from a full shadow document (`state`, `metadata`, `version`)."""
     version = document.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if isinstance(version, bool) or not isinstance(version, int) or not 0 <= version <= MAX_VERSION:
         raise PoisonMessage("the document has no integer version")
     state = document.get("state")
     if not isinstance(state, Mapping):
@@ -161,33 +172,55 @@ class ApplyResult:
     applied: list[str] = field(default_factory=list)  # thing names whose cache changed
     stale: int = 0  # events older than (or as old as) the cache
     unknown: set[str] = field(default_factory=set)  # things with no Device row
+    # Events the database refused (each rolled back alone), with the reason.
+    failed: list[tuple[ShadowEvent, str]] = field(default_factory=list)
+
+
+# Errors that say the database itself is unwell, not that one message is bad: the whole batch
+# is left to be redelivered instead of being moved aside message by message.
+_UNWELL = (OperationalError, InterfaceError)
+
+
+class _Refused(Exception):
+    """The database refused the batch's one UPDATE; the batch is redone row by row."""
 
 
 def apply_events(events: Iterable[ShadowEvent]) -> ApplyResult:
-    """Bring the cached shadow of every named device up to the newest event, in one transaction.
+    """Bring the cached shadow of every named device up to the newest event.
 
     Of several events for one thing only the highest version matters; rows are locked so two
-    consumers cannot interleave an older write after a newer one.
+    consumers cannot interleave an older write after a newer one. A write the database refuses
+    is rolled back alone (its own savepoint) and listed in `failed`; the others are applied.
     """
     newest: dict[str, ShadowEvent] = {}
-    result = ApplyResult()
+    stale = 0
     for event in events:
         held = newest.get(event.thing)
         if held is None or event.is_newer_than(held.version, held.stamp):
             if held is not None:
-                result.stale += 1
+                stale += 1
             newest[event.thing] = event
         else:
-            result.stale += 1
+            stale += 1
     if not newest:
-        return result
+        return ApplyResult(stale=stale)
+    # The usual case costs one transaction with one pipelined UPDATE per row; only a batch the
+    # database refuses is done again with a savepoint per row.
+    try:
+        return _apply(newest, stale, one_by_one=False)
+    except _Refused:
+        return _apply(newest, stale, one_by_one=True)
+
+
+def _apply(newest: dict[str, ShadowEvent], stale: int, *, one_by_one: bool) -> ApplyResult:
+    result = ApplyResult(stale=stale)
     with transaction.atomic():
         devices = list(
             Device.objects.select_for_update()
             .filter(thing_name__in=list(newest))
             .order_by("pk")
         )
-        changed = []
+        changed: list[tuple[Device, ShadowEvent]] = []
         for device in devices:
             event = newest[device.thing_name]
             if not event.is_newer_than(device.shadow_version, device.shadow_updated):
@@ -195,9 +228,46 @@ def apply_events(events: Iterable[ShadowEvent]) -> ApplyResult:
                 continue
             for name, value in cache_fields(event, device).items():
                 setattr(device, name, value)
-            changed.append(device)
-            result.applied.append(device.thing_name)
-        if changed:
-            Device.objects.bulk_update(changed, CACHE_FIELDS)
+            changed.append((device, event))
+        sql, rows = _update_rows([device for device, _ in changed])
+        if changed and not one_by_one:
+            try:
+                with connection.cursor() as cursor:
+                    # One UPDATE per row, sent with executemany: psycopg pipelines them into
+                    # one round trip. (Django's bulk_update builds a CASE per field and row and
+                    # cost most of the consumer's time; save() costs a round trip per row.)
+                    cursor.executemany(sql, rows)
+            except _UNWELL:
+                raise
+            except (DatabaseError, ValueError, OverflowError) as exc:
+                raise _Refused from exc  # leaves the atomic block: all of it rolled back
+            result.applied.extend(device.thing_name for device, _ in changed)
+        for (device, event), row in zip(changed if one_by_one else [], rows, strict=False):
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(sql, row)
+            except _UNWELL:
+                raise
+            except (DatabaseError, ValueError, OverflowError) as exc:
+                result.failed.append((event, f"{type(exc).__name__}: {exc}"[:500]))
+            else:
+                result.applied.append(device.thing_name)
     result.unknown = set(newest) - {d.thing_name for d in devices}
     return result
+
+
+def _update_rows(devices: list[Device]) -> tuple[str, list[list[Any]]]:
+    """UPDATE of the cache fields by primary key, and each device's parameters (adapted by the
+    fields themselves, as save() would)."""
+    meta = Device._meta
+    fields = [meta.get_field(name) for name in CACHE_FIELDS]
+    quote = connection.ops.quote_name
+    # Only the model's own table and column names go into the text; every value is a parameter.
+    sql = (f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608
+           + ", ".join(f"{quote(f.column)} = %s" for f in fields)
+           + f" WHERE {quote(meta.pk.column)} = %s")
+    rows = [
+        [f.get_db_prep_save(getattr(device, f.attname), connection) for f in fields] + [device.pk]
+        for device in devices
+    ]
+    return sql, rows

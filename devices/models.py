@@ -5,10 +5,12 @@ from typing import Any
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Home
-from devices.shadow import COLOR_RE, DESIRED_KEYS, FIRMWARE_MAX_TRANSITION_MS
+from smartlight import contract
+from smartlight.contract import DESIRED_KEYS
 from smartlight.outbox import OutboxEntry
 
 # What a light shows before it has reported anything.
@@ -17,31 +19,13 @@ DEFAULT_LOOK: dict[str, Any] = {
 }
 
 
-def _is_level(low: int, high: int):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-
-
-# The contract's rules for each desired key (DESIGN section 4), as cheap predicates: the
-# dashboard checks every reported value of every light on each render.
-_VALID = {
-    "on": lambda v: isinstance(v, bool),
-    "brightness": _is_level(0, 255),
-    "color": lambda v: isinstance(v, str) and COLOR_RE.match(v) is not None,
-    "effect": lambda v: isinstance(v, str) and v != "",
-    "speed": _is_level(0, 255),
-    "transition_ms": _is_level(0, FIRMWARE_MAX_TRANSITION_MS),
-}
-
-
 def contract_values(state: Any) -> dict[str, Any]:
-    """The desired keys of `state` whose values fit the contract.
+    """The desired keys of `state` whose values fit the contract (smartlight/contract.py).
 
     Reported state comes from devices: a broken firmware may report anything, and the portal
     must still draw the light (showing defaults for what makes no sense).
     """
-    if not isinstance(state, dict):
-        return {}
-    return {k: state[k] for k, valid in _VALID.items() if k in state and valid(state[k])}
+    return contract.contract_values(state)
 
 
 # \A...\Z, not ^...$: `$` also matches before a trailing newline.
@@ -53,6 +37,9 @@ validate_thing_name = RegexValidator(
 
 def new_thing_name() -> str:
     return "sl-" + uuid.uuid4().hex[:12]
+
+
+ROOM_NAME_TAKEN = "This home already has a room of that name."
 
 
 class Provisioning(models.TextChoices):
@@ -70,7 +57,9 @@ class Room(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["home", "name"], name="unique_room_name_per_home"),
+            # "Kitchen" and "kitchen" are one room name (devices/actions.py raises RoomNameTaken).
+            models.UniqueConstraint(Lower("name"), "home", name="unique_room_name_per_home",
+                                    violation_error_message=ROOM_NAME_TAKEN),
         ]
 
     def __str__(self) -> str:
@@ -145,9 +134,7 @@ class Device(models.Model):
 
     @property
     def effects(self) -> list[str]:
-        effects = (self.reported or {}).get("effects")
-        names = [e for e in effects if isinstance(e, str)] if isinstance(effects, list) else []
-        return names if "solid" in names else ["solid", *names]
+        return list(contract.effects_of(self.reported))
 
     @property
     def led_count(self) -> int:

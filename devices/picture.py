@@ -63,9 +63,9 @@ def strip_pixels(state: Mapping[str, Any], led_count: int) -> list[str]:
     return pixels
 
 
-# A frame holds LED drive levels after the firmware's gamma 2.6 (firmware/device/render.py);
+# A frame holds LED drive levels after the firmware's gamma 2.8 (firmware/device/render.py);
 # a screen expects perceptual values, so undo that curve before showing the colours.
-_UNGAMMA = [round(255 * (i / 255) ** (1 / 2.6)) for i in range(256)]
+_UNGAMMA = [round(255 * (i / 255) ** (1 / 2.8)) for i in range(256)]
 
 
 def frame_pixels(frame: Sequence[Sequence[int]]) -> list[str]:

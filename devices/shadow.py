@@ -1,38 +1,31 @@
-"""The one module that reads and writes device shadows (DESIGN section 4).
+"""The one module that reads and writes device shadows (docs/device-contract.md).
 
 Every shadow call of the platform goes through here, over the boto3 `iot-data` client built by
 `smartlight.aws.client` (AWS IoT Core's data plane, or localcloud's with an endpoint_url).
-The desired document is validated against the device contract before anything is sent, so a
-bad request never reaches a light; AWS errors come back as the exceptions below.
+The desired document is validated against the light-state contract (smartlight/contract.py)
+before anything is sent, so a bad request never reaches a light; AWS errors come back as the
+exceptions below, each with the HTTP status every edge answers with.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smartlight import aws
+from smartlight import aws, contract
 
 log = logging.getLogger(__name__)
 
-# The contract's desired keys (DESIGN section 4, "Shadow state").
-DESIRED_KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
-ALWAYS_AVAILABLE_EFFECT = "solid"
-COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
-_INT_RANGES = {"brightness": (0, 255), "speed": (0, 255)}
-# DESIGN section 4: an interactive change fades in at most 60 s. Schedules may ask the firmware
-# for up to 15 minutes (a wake-up fade, schedules/actions.py), so a desired state already in
-# the shadow may carry more; re-writing it (the admin's re-push) allows that.
-MAX_TRANSITION_MS = 60000
-FIRMWARE_MAX_TRANSITION_MS = 900000
+# Interactive changes (portal, API) fade in at most 60 s; the admin's re-push writes back what a
+# schedule may have asked for, up to the device's 15 minutes (docs/device-contract.md).
+MAX_TRANSITION_MS = contract.INTERACTIVE_MAX_TRANSITION_MS
+FIRMWARE_MAX_TRANSITION_MS = contract.DEVICE_MAX_TRANSITION_MS
 COMMANDS = ("identify", "reboot")
 
 # Error codes AWS IoT's data plane answers when a caller goes too fast or it is briefly unwell
@@ -47,104 +40,36 @@ RETRY_DELAYS = (0.05, 0.2, 0.5)
 
 
 class ShadowError(Exception):
-    """Base of every outcome that is not a written/read shadow."""
+    """Base of every outcome that is not a written/read shadow.
 
+    `status` is the HTTP status the portal and the API both answer with (smartlight/api.py,
+    devices/views.py); `reason` is what the person is told.
+    """
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.reason}"
-
-
-class InvalidDesired(ShadowError, ValueError):
-    """The desired document breaks the contract; nothing was sent."""
-
-    def __init__(self, errors: Iterable[FieldError]):
-        self.errors = list(errors)
-        super().__init__("; ".join(str(e) for e in self.errors))
+    status = 503
+    reason = "The lights service is unreachable right now; nothing was changed."
 
 
 class ShadowNotFound(ShadowError):
-    """404: the thing has no shadow yet, i.e. the light has never connected."""
+    """404 from AWS: the thing has no shadow yet, i.e. the light has never connected.
+
+    409 Conflict to the caller: the light is in a state that cannot take the change yet, which
+    retrying soon does not fix (503 would say the service is down).
+    """
+
+    status = 409
+    reason = "This light has never connected, so it has no shadow yet; switch it on and try again."
 
 
 class ShadowConflict(ShadowError):
     """409: the shadow's version moved on since the caller read it."""
 
+    status = 409
+    reason = "The light's state changed meanwhile; read it again and retry."
+
 
 class ShadowUnavailable(ShadowError):
     """The data plane could not be reached, kept throttling, or refused the request."""
-
-
-def _effects_allowed(reported: Mapping[str, Any] | None) -> set[str]:
-    effects = (reported or {}).get("effects")
-    allowed = {ALWAYS_AVAILABLE_EFFECT}
-    if isinstance(effects, list):
-        allowed.update(e for e in effects if isinstance(e, str))
-    return allowed
-
-
-def validate_desired(
-    desired: Any,
-    reported: Mapping[str, Any] | None = None,
-    *,
-    max_transition_ms: int = MAX_TRANSITION_MS,
-) -> dict[str, Any]:
-    """Check a partial desired document against the contract and return its clean copy.
-
-    `reported` is the device's last reported state: an effect must be one it announced in
-    `reported.effects` ("solid" always exists). A colour given as upper case "#RRGGBB" is
-    lowered, since the contract's form is lower case; everything else must already be exact.
-    Raises InvalidDesired listing every bad field; nothing is sent then.
-    """
-    if not isinstance(desired, Mapping):
-        raise InvalidDesired([FieldError("desired", "must be an object of state keys")])
-    if not desired:
-        raise InvalidDesired([FieldError("desired", "names nothing to change")])
-    errors: list[FieldError] = []
-    clean: dict[str, Any] = {}
-    for key, value in desired.items():
-        if key not in DESIRED_KEYS:
-            errors.append(
-                FieldError(str(key), f"is not a desired key (allowed: {', '.join(DESIRED_KEYS)})")
-            )
-        elif key == "on":
-            if isinstance(value, bool):
-                clean[key] = value
-            else:
-                errors.append(FieldError(key, "must be true or false"))
-        elif key in _INT_RANGES or key == "transition_ms":
-            low, high = _INT_RANGES.get(key, (0, max_transition_ms))
-            # bool is an int in Python but not in the contract's JSON.
-            if isinstance(value, bool) or not isinstance(value, int):
-                errors.append(FieldError(key, f"must be a whole number from {low} to {high}"))
-            elif not low <= value <= high:
-                errors.append(FieldError(key, f"must be from {low} to {high}, got {value}"))
-            else:
-                clean[key] = value
-        elif key == "color":
-            if isinstance(value, str) and COLOR_RE.match(value.lower()):
-                clean[key] = value.lower()
-            else:
-                errors.append(FieldError(key, f'must be "#rrggbb" hex, got {value!r}'))
-        elif key == "effect":
-            allowed = _effects_allowed(reported)
-            if isinstance(value, str) and value in allowed:
-                clean[key] = value
-            else:
-                errors.append(
-                    FieldError(
-                        key,
-                        f"{value!r} is not an effect of this light "
-                        f"(available: {', '.join(sorted(allowed))})",
-                    )
-                )
-    if errors:
-        raise InvalidDesired(errors)
-    return clean
 
 
 def _call(operation: str, **kwargs: Any) -> dict[str, Any]:
@@ -195,10 +120,15 @@ def update_desired(
 ) -> dict[str, Any]:
     """Validate and write a partial desired state; returns the accepted document.
 
+    The state is checked against the contract (smartlight/contract.py) with the effects of the
+    light (`reported`); contract.InvalidState lists every bad field and nothing is sent.
+
     Only the given keys change (a shadow update merges). With `version`, AWS applies the update
     only if the shadow is still at that version, else ShadowConflict.
     """
-    clean = validate_desired(desired, reported, max_transition_ms=max_transition_ms)
+    clean = contract.validate_desired(
+        desired, max_transition_ms=max_transition_ms, effects=contract.effects_of(reported)
+    )
     document: dict[str, Any] = {"state": {"desired": clean}}
     if version is not None:
         document["version"] = version
@@ -220,7 +150,9 @@ def get_shadow(thing: str) -> dict[str, Any]:
 def publish_cmd(thing: str, cmd: str) -> str:
     """Send a one-off command (not persisted in the shadow); returns the command id."""
     if cmd not in COMMANDS:
-        raise InvalidDesired([FieldError("cmd", f"must be one of {', '.join(COMMANDS)}")])
+        raise contract.InvalidState(
+            [contract.FieldError("cmd", f"must be one of {', '.join(COMMANDS)}")]
+        )
     command_id = str(uuid.uuid4())
     _call(
         "publish",

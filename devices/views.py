@@ -13,7 +13,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.middleware.csrf import get_token
@@ -22,6 +21,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import require_membership
+from accounts.api_auth import client_address
 from accounts.models import Role
 from devices import actions, claims, shadow
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
@@ -29,8 +29,9 @@ from devices.cards import light_card
 from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneForm, StateForm
 from devices.models import Device, Room
 from devices.picture import frame_pixels, frames_dir, gradient, read_frame, strip_gradient
+from smartlight import contract
 
-# The dashboard polls the live feed this often; changes show within 2 s (issue 5).
+# The dashboard polls the live feed this often, so changes show within 2 s.
 POLL_MS = 1000
 
 
@@ -199,15 +200,13 @@ def _form_errors(form) -> list[dict[str, str]]:
     ]
 
 
-def _shadow_failure(request: HttpRequest, exc: shadow.ShadowError):
-    if isinstance(exc, shadow.InvalidDesired):
+def _shadow_failure(request: HttpRequest, exc: contract.InvalidState | shadow.ShadowError):
+    """The same status as the API answers (smartlight/api.py): the exception's own."""
+    if isinstance(exc, contract.InvalidState):
         return _errors_response(request, [{"field": e.field, "reason": e.reason}
-                                          for e in exc.errors])
-    if isinstance(exc, shadow.ShadowNotFound):
-        reason = "This light has never connected; switch it on and try again."
-    else:
-        reason = "The lights service is unreachable right now; nothing was changed."
-    return _errors_response(request, [{"field": "light", "reason": reason}], status=503)
+                                          for e in exc.errors], status=exc.status)
+    return _errors_response(request, [{"field": "light", "reason": exc.reason}],
+                            status=exc.status)
 
 
 @login_required
@@ -219,7 +218,7 @@ def set_state(request: HttpRequest, code) -> HttpResponse:
         return _errors_response(request, _form_errors(form))
     try:
         actions.do_set_desired(device, form.changes())
-    except shadow.ShadowError as exc:
+    except (contract.InvalidState, shadow.ShadowError) as exc:
         return _shadow_failure(request, exc)
     if _wants_json(request):
         return JsonResponse({"device": live_state(device, frames_dir())})
@@ -235,7 +234,7 @@ def set_room_state(request: HttpRequest, code) -> HttpResponse:
         return _errors_response(request, _form_errors(form))
     try:
         result = actions.do_set_many(room.devices.all(), form.changes())
-    except shadow.ShadowError as exc:
+    except (contract.InvalidState, shadow.ShadowError) as exc:
         return _shadow_failure(request, exc)
     if _wants_json(request):
         base = frames_dir()
@@ -256,12 +255,11 @@ def room_create(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST, home=membership.home)
     if form.is_valid():
         try:
-            with transaction.atomic():
-                form.save()
-        except IntegrityError:
-            messages.error(request, "This home already has a room of that name.")
+            room = actions.do_create_room(membership.home, form.cleaned_data["name"])
+        except actions.RoomNameTaken as exc:
+            messages.error(request, exc.errors[0].reason)
         else:
-            messages.success(request, f"Room “{form.instance.name}” added.")
+            messages.success(request, f"Room “{room.name}” added.")
     else:
         for error in _form_errors(form):
             messages.error(request, f"Room {error['field']}: {error['reason']}")
@@ -273,9 +271,14 @@ def room_edit(request: HttpRequest, code) -> HttpResponse:
     room, membership = get_room_for_user(request.user, code, Role.MEMBER)
     form = RoomForm(request.POST or None, instance=room)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, f"Room renamed to “{room.name}”.")
-        return redirect("dashboard")
+        room.refresh_from_db(fields=["name"])  # the form wrote onto the instance
+        try:
+            actions.do_rename_room(room, form.cleaned_data["name"])
+        except actions.RoomNameTaken as exc:
+            form.add_error("name", exc.errors[0].reason)
+        else:
+            messages.success(request, f"Room renamed to “{room.name}”.")
+            return redirect("dashboard")
     return render(request, "devices/room_edit.html", {"room": room, "form": form},
                   status=400 if form.errors else 200)
 
@@ -374,7 +377,7 @@ def light_add(request: HttpRequest, code: str = "") -> HttpResponse:
     form = ClaimForm(request.POST)
     if not form.is_valid():
         return _claim_page(request, membership, form, status=422)
-    address = claims.client_address(request)
+    address = client_address(request)
     if claims.too_many_guesses(request.user.pk, address):
         form.add_error("code", TOO_MANY_GUESSES)
         return _claim_page(request, membership, form, status=429)

@@ -1,6 +1,6 @@
 """Schedule Lambda: writes a schedule's desired state to each of its things' shadows.
 
-Input (DESIGN section 4, the EventBridge target `Input`):
+Input (the EventBridge target `Input`, docs/device-contract.md):
     {"schedule": "<uuid>", "things": ["sl-..."], "desired": {...}}
 optionally with `"states": {"sl-...": {...}}` (a scene: per-thing desired, merged over `desired`)
 and `"time"`: the fire time (EventBridge Scheduler substitutes `<aws.scheduler.scheduled-time>`;
@@ -8,8 +8,8 @@ the local runner passes the due time). Without it the fire time is the current m
 when an EventBridge rule delivers.
 
 Runs in AWS Lambda with boto3 and the deployment package `make lambda` builds (no Django): the
-package holds the platform's own schedules/timing.py as `schedule_timing`, so the Lambda and the
-portal compute every run with the same code. `handler(event, context, iot_data=..., events=...,
+package holds the platform's own schedules/timing.py (with croniter, astral and tzdata), so the
+Lambda and the portal compute every run with the same code. `handler(event, context, iot_data=..., events=...,
 scheduler=...)` takes injected clients for local use and tests.
 
 Mirrored runs (the input has `mirror`, `at` and `trigger`; see schedules/mirror.py): EventBridge
@@ -39,16 +39,14 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-try:  # the deployment package holds schedules/timing.py under this name
-    import schedule_timing as timing
-except ImportError:  # run from the repository: the local runner and the tests
-    from schedules import timing
+# The light-state contract and the schedule arithmetic: lambda/build.py puts
+# smartlight/contract.py and schedules/timing.py (neither needs Django) into the zip, so the same
+# modules check the state and compute every run here and in the platform.
+from schedules import timing
+from smartlight import contract
 
 THING_RE = re.compile(r"\Asl-[0-9a-f]{12}\Z")  # \Z: `$` would allow a trailing newline
-COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
-EFFECT_RE = re.compile(r"^[a-z0-9_\-]{1,32}$")
 MAX_THINGS = 500
-MAX_TRANSITION_MS = 15 * 60 * 1000
 _DONE: OrderedDict[str, None] = OrderedDict()
 _DONE_LIMIT = 10_000
 
@@ -61,29 +59,16 @@ class InvalidInput(ValueError):
 
 
 def _check_desired(desired: Any, where: str) -> dict:
-    if not isinstance(desired, dict):
-        raise InvalidInput(f"{where} must be an object")
-    for key, value in desired.items():
-        ok = True
-        if key == "on":
-            ok = isinstance(value, bool)
-        elif key in ("brightness", "speed"):
-            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255
-        elif key == "color":
-            ok = isinstance(value, str) and bool(COLOR_RE.match(value))
-        elif key == "effect":
-            ok = isinstance(value, str) and bool(EFFECT_RE.match(value))
-        elif key == "transition_ms":
-            ok = (
-                isinstance(value, int)
-                and not isinstance(value, bool)
-                and 0 <= value <= MAX_TRANSITION_MS
-            )
-        else:
-            raise InvalidInput(f"{where}.{key} is not a light setting")
-        if not ok:
-            raise InvalidInput(f"{where}.{key} has an invalid value {value!r}")
-    return desired
+    """A desired state by the light-state contract, with the schedules' limits (a fade of up
+    to 15 minutes; an effect checked for its form, since the lights' effects are not known)."""
+    try:
+        return contract.validate_desired(
+            desired, max_transition_ms=contract.SCHEDULE_MAX_TRANSITION_MS, allow_empty=True
+        )
+    except contract.InvalidState as exc:
+        first = exc.errors[0]
+        field = where if first.field == "desired" else f"{where}.{first.field}"
+        raise InvalidInput(f"{field} {first.reason}") from exc
 
 
 def parse_time(value: Any, now: dt.datetime) -> dt.datetime:
@@ -118,10 +103,10 @@ def validate(event: Any, now: dt.datetime) -> tuple[str, list[str], dict, dict, 
     states = event.get("states") or {}
     if not isinstance(states, dict):
         raise InvalidInput("states must map thing names to desired objects")
-    for thing, state in states.items():
+    for thing in states:
         if thing not in things:
             raise InvalidInput(f"states names {thing!r}, which is not in things")
-        _check_desired(state, f"states.{thing}")
+    states = {thing: _check_desired(state, f"states.{thing}") for thing, state in states.items()}
     for thing in things:
         if not {**desired, **states.get(thing, {})}:
             raise InvalidInput(f"nothing to set for {thing}")
@@ -236,6 +221,7 @@ class MirrorPoint:
 
 
 DEFINITION_KEYS = ("things", "desired", "states", "trigger")
+MIRROR_NAME_RE = re.compile(r"\Asmartlight-(?:[a-z0-9-]{1,40}-)?[0-9a-f-]{36}\Z")
 
 
 def _iso(instant: dt.datetime) -> str:
@@ -258,9 +244,11 @@ def mirror_point(event: dict, schedule: str) -> MirrorPoint:
     mirror = event.get("mirror")
     if not isinstance(mirror, dict) or mirror.get("backend") not in MIRRORS:
         raise InvalidInput('mirror must be {"backend": "rules" | "scheduler", "name": ...}')
-    name = f"smartlight-{schedule}"
-    if mirror.get("name") != name:
-        raise InvalidInput(f"mirror.name must be {name!r}, the schedule's own resource")
+    name = mirror.get("name")
+    # smartlight-[<environment>-]<the schedule's UUID>: never another schedule's resource.
+    if not isinstance(name, str) or not MIRROR_NAME_RE.match(name) or not name.endswith(schedule):
+        raise InvalidInput(f"mirror.name must be 'smartlight-…{schedule}', the schedule's own "
+                           "resource")
     try:
         trigger = timing.trigger_from_dict(event.get("trigger"))
     except timing.TriggerError as exc:

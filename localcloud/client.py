@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+import ssl
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
@@ -67,11 +68,17 @@ class MQTTClient(asyncio.Protocol):
         # shadow service answers each request with several messages on this one connection.
         self._outbox: list[bytes] | None = None
 
-    async def connect(self, host: str, port: int, timeout: float = 10.0) -> None:
+    async def connect(self, host: str, port: int, timeout: float = 10.0,
+                      tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: connect over TLS with this context (a client certificate in it for the
+        TLS listener)."""
         loop = asyncio.get_running_loop()
         self._connack = loop.create_future()
         self.closed = loop.create_future()
-        await asyncio.wait_for(loop.create_connection(lambda: self, host, port), timeout)
+        await asyncio.wait_for(
+            loop.create_connection(lambda: self, host, port, ssl=tls,
+                                   server_hostname=host if tls is not None else None),
+            timeout)
         will_topic, will_payload, will_qos = self.will or (None, b"", 0)
         self._write(
             mqtt.connect(

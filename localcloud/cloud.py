@@ -28,8 +28,9 @@ from localcloud.broker import Broker
 from localcloud.ca import LocalCA, server_names
 from localcloud.client import ConnectionRefused, MQTTClient, parse_mqtt_url
 from localcloud.http_api import HttpApi
-from localcloud.iot import CertificateAuthenticator, use_local_ca
+from localcloud.iot import CertificateAuthenticator, answer_endpoint, use_local_ca
 from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
+from localcloud.registry_state import RegistryFile
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
 
 log = logging.getLogger("localcloud")
@@ -302,6 +303,14 @@ def provision_resources(endpoint: str, config: Config | None = None) -> None:
             iot.create_policy(policyName=name, policyDocument=document)
 
 
+def moto_client(service: str, endpoint: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
 def load_fleet_template(config: Config) -> dict[str, Any] | None:
     """deploy/fleet-template.json with its one placeholder, the device policy's name."""
     if config.fleet_template is None or not config.fleet_template.exists():
@@ -377,7 +386,7 @@ class SqsForwarder:
 
 
 class Rules:
-    """The two IoT rules of the device contract (DESIGN section 4)."""
+    """The two IoT rules of the device contract (docs/device-contract.md)."""
 
     def __init__(self, bus: Bus, service: ShadowService,
                  forward: Callable[[bytes], None] | None) -> None:
@@ -464,6 +473,8 @@ class LocalCloud:
         self.ca: LocalCA | None = None
         self.authenticator: CertificateAuthenticator | None = None
         self.fleet: FleetProvisioning | None = None
+        self.registry: RegistryFile | None = None
+        self._registry_saver: asyncio.Task[None] | None = None
         self._temporary_ca_dir: str | None = None
 
     def _ca_dir(self) -> Path:
@@ -487,11 +498,19 @@ class LocalCloud:
             self.ca = await asyncio.to_thread(LocalCA, self._ca_dir())
             use_local_ca(self.ca)
             self.authenticator = CertificateAuthenticator(self.ca)
+        if config.moto and config.state_dir is not None:
+            self.registry = RegistryFile(Path(config.state_dir),
+                                         [config.serials_table, IOT_COOKIE_TABLE])
+            await asyncio.to_thread(self.registry.load)
+            self._registry_saver = asyncio.create_task(self._save_registry())
 
         moto_url = None
         if config.moto:
             moto_url = await asyncio.to_thread(self._start_moto)
             await asyncio.to_thread(provision_resources, moto_url, config)
+            if self.registry is not None:
+                await asyncio.to_thread(self.registry.load_tables, moto_client("dynamodb",
+                                                                               moto_url))
             lambda_environment(moto_url, config)
             self.forwarder = await asyncio.to_thread(SqsForwarder, moto_url, config.queue_name)
 
@@ -512,6 +531,7 @@ class LocalCloud:
                 tls_host, tls_port = await self.broker.start_tls(
                     config.host, config.mqtts_port, context)
                 mqtts_url = f"mqtts://{tls_host}:{tls_port}"
+                answer_endpoint("localhost" if tls_host in ("0.0.0.0", "::") else tls_host)  # noqa: S104
         service = ShadowService(self.bus, self.store, config.things)
         Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
         await self.bus.start()
@@ -527,6 +547,15 @@ class LocalCloud:
             ca_path=self.ca.cert_path if self.ca is not None and mqtts_url else None,
         )
         return self.endpoints
+
+    async def _save_registry(self) -> None:
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await asyncio.to_thread(self.registry.save)
+            except Exception:
+                log.exception("saving the IoT registry failed")
 
     def _provisioning_services(self) -> None:
         config = self.config
@@ -565,6 +594,10 @@ class LocalCloud:
                 await asyncio.wait_for(self.bus.stop(), 5)
         if self.state is not None:
             self.state.flush()
+        if self._registry_saver is not None:
+            self._registry_saver.cancel()
+        if self.registry is not None:
+            await asyncio.to_thread(self.registry.save)
         if self.forwarder is not None:
             await asyncio.to_thread(self.forwarder.stop)
         if self.moto is not None:

@@ -27,7 +27,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 
 from localcloud import mqtt
 from localcloud.broker import Principal, Refusal
@@ -82,8 +81,34 @@ def use_local_ca(ca: LocalCA) -> None:
                 certificate.registration_config = {}
         return result
 
+    def list_ca_certificates(self: Any) -> Any:
+        # Not implemented by moto; a command that registers a CA once needs it.
+        from moto.core.responses import ActionResult
+
+        return ActionResult({"certificates": [
+            {"certificateArn": c.arn, "certificateId": c.certificate_id, "status": c.status,
+             "creationDate": c.creation_date}
+            for c in copied(self.iot_backend.ca_certificates.values)]})
+
     responses.IoTResponse.register_ca_certificate = register_ca_certificate  # type: ignore[method-assign]
+    responses.IoTResponse.list_ca_certificates = list_ca_certificates  # type: ignore[attr-defined]
     responses.IoTResponse.update_ca_certificate = update_ca_certificate  # type: ignore[method-assign]
+
+
+def answer_endpoint(address: str) -> None:
+    """DescribeEndpoint for the data endpoints (`iot:Data-ATS`, `iot:Data`) names the TLS
+    listener's host, so a bundle written from it reaches localcloud (the port is the
+    listener's, not 8883)."""
+    from moto.iot.models import FakeEndpoint, IoTBackend
+
+    def describe_endpoint(self: Any, endpoint_type: str) -> Any:
+        endpoint = FakeEndpoint(endpoint_type, self.region_name)
+        if endpoint_type in ("iot:Data", "iot:Data-ATS"):
+            endpoint.endpoint = address
+        self.endpoint = endpoint
+        return endpoint
+
+    IoTBackend.describe_endpoint = describe_endpoint  # type: ignore[method-assign]
 
 
 def certificate_id(der: bytes) -> str:
@@ -98,8 +123,9 @@ def backends() -> Iterator[Any]:
         yield from list(regions.values())
 
 
-def _snapshot(items: Callable[[], Any]) -> list[Any]:
-    # moto's server thread may change a dict while we copy it; try again when it does.
+def copied(items: Callable[[], Any]) -> list[Any]:
+    """`list(items())` of a moto dict view; moto's server thread may change the dict while it
+    is copied, so try again when it does."""
     for _ in range(5):
         try:
             return list(items())
@@ -145,7 +171,7 @@ class Registry:
 
     def ca_certificates(self) -> list[tuple[Any, Any]]:
         return [(backend, ca) for backend in backends()
-                for ca in _snapshot(backend.ca_certificates.values)]
+                for ca in copied(backend.ca_certificates.values)]
 
     def issuing_ca(self, certificate: x509.Certificate) -> tuple[Any, Any] | None:
         """The registered CA certificate that signed `certificate` (ACTIVE ones first)."""
@@ -162,11 +188,11 @@ class Registry:
 
     def things_of(self, backend: Any, arn: str) -> list[Any]:
         return [thing for (principal, _name), (_p, thing)
-                in _snapshot(backend.principal_things.items) if principal == arn]
+                in copied(backend.principal_things.items) if principal == arn]
 
     def policy_documents(self, backend: Any, arn: str) -> list[Any]:
         return [policy.document for (principal, _name), (_p, policy)
-                in _snapshot(backend.principal_policies.items) if principal == arn]
+                in copied(backend.principal_policies.items) if principal == arn]
 
     def principal(self, backend: Any, certificate: Any, client_id: str) -> PolicySet:
         thing = next((t for t in self.things_of(backend, certificate.arn)
@@ -198,7 +224,7 @@ class CertificateAuthenticator:
 
     def before_handshake(self, context: Any) -> None:
         for backend in backends():
-            for ca in _snapshot(backend.ca_certificates.values):
+            for ca in copied(backend.ca_certificates.values):
                 if ca.certificate_id not in self.trusted:
                     try:
                         context.load_verify_locations(cadata=ca.certificate_pem)
@@ -244,8 +270,3 @@ class CertificateAuthenticator:
                            f"allow iot:Connect as {client_id!r}")
         return CertificatePrincipal(registered.certificate_id, policies.context.thing_name,
                                     policies, backend, client_id)
-
-
-def der_to_pem(der: bytes) -> str:
-    return x509.load_der_x509_certificate(der).public_bytes(
-        serialization.Encoding.PEM).decode()

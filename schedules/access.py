@@ -1,5 +1,5 @@
-"""The one scoped fetch helper for Schedule (DESIGN section 3): a schedule of a home the user
-does not belong to answers 404; a role that is too low answers 403."""
+"""The one scoped fetch helper for Schedule (docs/architecture.md, "Tenancy"): a schedule of a
+home the user does not belong to answers 404; a role that is too low answers 403."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Changes to schedules. Each runs in one transaction that also writes the mirror outbox row;
-the push to EventBridge is scheduled with transaction.on_commit (smartlight.outbox).
+the push to EventBridge is scheduled with transaction.on_commit (smartlight.outbox,
+docs/architecture.md).
 
 The receivers at the end are how accounts and devices, which sit below schedules and do not
 import it, reach schedules: SchedulesConfig.ready registers them in their hooks modules."""
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,17 +20,12 @@ from accounts.models import Home
 from devices.models import Device, Room, Scene
 from schedules import mirror, timing
 from schedules.models import MirrorOutbox, Schedule
-from smartlight import outbox
+from smartlight import contract, outbox
 
 log = logging.getLogger(__name__)
 
-COLOR_RE = re.compile(r"^#[0-9a-f]{6}$")
-EFFECT_RE = re.compile(r"^[a-z0-9_\-]{1,32}$")
 # EventBridge caps a target's Input at 8,192 characters; a thing name costs 18 in the JSON.
 MAX_THINGS = 300
-# DESIGN section 4 caps transition_ms at 60 s for interactive changes; a schedule may ask for
-# a 15-minute wake-up fade (issue 6), so scheduled writes allow up to 15 minutes.
-MAX_TRANSITION_MS = 15 * 60 * 1000
 
 
 class ScheduleInvalid(Exception):
@@ -60,39 +55,18 @@ class ScheduleData:
 
 
 def validate_desired(desired: Any) -> dict:
-    """The desired state of DESIGN section 4, checked key by key."""
-    if not isinstance(desired, dict):
-        raise ScheduleInvalid([("desired", "The action must be an object of desired keys.")])
-    errors: list[tuple[str, str]] = []
-    clean: dict = {}
-    for key, value in desired.items():
-        where = f"desired.{key}"
-        if key == "on":
-            if not isinstance(value, bool):
-                errors.append((where, "on is true or false."))
-        elif key in ("brightness", "speed"):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
-                errors.append((where, f"{key} is a whole number from 0 to 255."))
-        elif key == "color":
-            if not isinstance(value, str) or not COLOR_RE.match(value):
-                errors.append((where, 'color is "#rrggbb" in lowercase hex.'))
-        elif key == "effect":
-            if not isinstance(value, str) or not EFFECT_RE.match(value):
-                errors.append((where, 'effect is a name such as "solid".'))
-        elif key == "transition_ms":
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or not 0 <= value <= MAX_TRANSITION_MS
-            ):
-                errors.append((where, f"transition_ms is 0 to {MAX_TRANSITION_MS} (15 min)."))
-        else:
-            errors.append((where, f"{key!r} is not a light setting."))
-            continue
-        clean[key] = value
-    if errors:
-        raise ScheduleInvalid(errors)
-    return clean
+    """A schedule's desired state, by the contract (smartlight/contract.py) with the schedules'
+    limits: a fade of up to 15 minutes, and an effect checked for its form only, since one
+    schedule reaches lights with different effects."""
+    try:
+        return contract.validate_desired(
+            desired, max_transition_ms=contract.SCHEDULE_MAX_TRANSITION_MS, allow_empty=True
+        )
+    except contract.InvalidState as exc:
+        raise ScheduleInvalid(
+            [(f"desired.{e.field}" if e.field != "desired" else "desired", e.reason)
+             for e in exc.errors]
+        ) from exc
 
 
 def clean_schedule(home: Home, raw: dict, now: dt.datetime | None = None) -> ScheduleData:

@@ -24,9 +24,19 @@ from accounts.models import Home, Role
 from schedules import actions, timing
 from schedules.access import get_schedule_for_user
 from schedules.models import MirrorOutbox, Schedule
+from smartlight import contract
 from smartlight.text import Name, PlainText
 
 router = Router(tags=["schedules"])
+
+# What schedules.actions.validate_desired applies: the contract with the schedules' limits.
+DESIRED_SCHEMA = {
+    k: v for k, v in contract.desired_schema(
+        contract.SCHEDULE_MAX_TRANSITION_MS,
+        "an effect name; a light without that effect ignores it",
+        min_properties=0,
+    ).items() if k in ("additionalProperties", "properties")
+}
 
 TriggerKind = Literal["once", "weekly", "cron", "sunrise", "sunset"]
 
@@ -61,7 +71,10 @@ class ScheduleIn(Schema):
     devices: list[UUID] = Field(default_factory=list)
     rooms: list[UUID] = Field(default_factory=list)
     scene: UUID | None = None
-    desired: dict[str, Any] = Field(default_factory=dict, description="DESIGN section 4 keys")
+    desired: dict[str, Any] = Field(
+        default_factory=dict, json_schema_extra=DESIRED_SCHEMA,
+        description="light settings (docs/device-contract.md); empty with a scene",
+    )
     enabled: bool = True
 
 
@@ -81,7 +94,7 @@ class SchedulePatch(Schema):
     devices: list[UUID] = None  # type: ignore[assignment]
     rooms: list[UUID] = None  # type: ignore[assignment]
     scene: UUID | None = None
-    desired: dict[str, Any] = None  # type: ignore[assignment]
+    desired: dict[str, Any] = Field(None, json_schema_extra=DESIRED_SCHEMA)  # type: ignore[assignment]
     enabled: bool = None  # type: ignore[assignment]
 
 

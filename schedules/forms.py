@@ -7,6 +7,7 @@ from django import forms
 from accounts.models import Home
 from schedules import actions, timing
 from schedules.models import Schedule, Trigger
+from smartlight import contract
 from smartlight.text import PlainTextForm
 
 WEEKDAY_CHOICES = [(str(i), name) for i, name in enumerate(timing.WEEKDAY_NAMES)]
@@ -82,15 +83,17 @@ class ScheduleForm(TriggerForm):
     brightness = forms.IntegerField(
         required=False, min_value=0, max_value=100, label="Brightness (%)"
     )
+    # Colour and effect are checked by the contract (smartlight/contract.py), untrimmed.
     color = forms.CharField(
-        required=False, initial="#ffb020", widget=forms.TextInput(attrs={"type": "color"})
+        required=False, strip=False, initial="#ffb020",
+        widget=forms.TextInput(attrs={"type": "color"}),
     )
     set_color = forms.BooleanField(required=False, label="Set colour")
-    effect = forms.CharField(required=False, max_length=32)
+    effect = forms.CharField(required=False, strip=False)
     transition_s = forms.IntegerField(
         required=False,
         min_value=0,
-        max_value=actions.MAX_TRANSITION_MS // 1000,
+        max_value=contract.SCHEDULE_MAX_TRANSITION_MS // 1000,
         label="Fade (seconds)",
         help_text="up to 900 s: a 15-minute wake-up fade",
     )
@@ -167,10 +170,10 @@ class ScheduleForm(TriggerForm):
         if data.get("on"):
             desired["on"] = data["on"] == "on"
         if data.get("brightness") is not None:
-            # The portal shows percent; the shadow holds 0..255 (DESIGN section 4).
+            # The portal shows percent; the shadow holds 0..255 (docs/device-contract.md).
             desired["brightness"] = round(data["brightness"] * 255 / 100)
         if data.get("set_color") and data.get("color"):
-            desired["color"] = data["color"].lower()
+            desired["color"] = data["color"]
         if data.get("effect"):
             desired["effect"] = data["effect"]
         if data.get("transition_s") is not None:

@@ -5,7 +5,7 @@ next run as `timing.next_run` gives it, written in UTC; so what AWS fires is, by
 what the portal shows, in every zone and across every clock change (no UTC cron is ever derived
 from a local time). The target's Input carries what the Lambda needs to act and to move on:
 
-    {"schedule", "things", "desired"[, "states"],   the action (the Lambda's input contract)
+    {"schedule", "things", "desired"[, "states"],   the action (docs/device-contract.md)
      "trigger": {...},                               the definition (timing.trigger_to_dict)
      "at": "2027-03-28T01:30:00Z",                  the run this resource fires for
      "done": "...",                                  the last run the Lambda completed
@@ -16,6 +16,8 @@ computed by the same `timing` module bundled into it, and records `done`; so no 
 needed for schedules to keep firing, and a redelivered event (its `at` not after `done`) changes
 nothing. The platform writes the resource when the schedule changes (outbox push) and the
 periodic flush re-pushes one the Lambda failed to re-point (`mirror_points_at` long past).
+
+Resources are named NAME_PREFIX + the schedule's UUID (`smartlight-<env>-` in AWS).
 
 - `rules` (RulesBackend): an EventBridge rule per schedule, `cron(M H D Mon ? Y)` in UTC for the
   one minute of the next run (rules only know UTC:
@@ -52,7 +54,9 @@ from smartlight import aws
 
 log = logging.getLogger(__name__)
 
-NAME_PREFIX = "smartlight-"
+# One per environment (smartlight-<env>- in AWS), so environments sharing an account never
+# reconcile each other's rules away.
+NAME_PREFIX = settings.SCHEDULE_NAME_PREFIX
 TARGET_ID = "schedule-lambda"
 RULES_QUOTA = 300
 QUOTA_WARN_SHARE = 0.8

@@ -34,7 +34,8 @@ class Schedule(models.Model):
     scene = models.ForeignKey(
         Scene, models.SET_NULL, null=True, blank=True, related_name="schedules"
     )
-    # The action when no scene is chosen: desired keys of DESIGN section 4.
+    # The action when no scene is chosen: desired keys of the device contract
+    # (docs/device-contract.md).
     desired = models.JSONField(default=dict, blank=True)
 
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.WEEKLY)
@@ -100,7 +101,7 @@ class Schedule(models.Model):
         return sorted(names)
 
     def lambda_input(self) -> dict:
-        """The schedule Lambda's input: which things to set to what.
+        """The schedule Lambda's input (docs/device-contract.md, "Schedule Lambda input").
 
         A scene sets a different state per light, which one `desired` cannot say, so scene
         schedules add `states` (thing -> desired) and send an empty `desired`.

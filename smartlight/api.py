@@ -1,7 +1,10 @@
 """The JSON API at /api/v1 (django-ninja). Each app contributes a router.
 
 Authentication and rate limits live in accounts/api_auth.py. Here the answers every operation
-may give besides its own (401, 403, 404, 422, 429) are mapped once and documented once.
+may give besides its own (401, 403, 404, 422, 429) are mapped once and documented once, and so
+are the errors raised below the views (a light state the contract refuses, a light that never
+connected): each class carries its status, which the portal's views read too
+(devices/views.py), so a failure answers the same in both.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, Throttled
 
 from accounts.api_auth import BEARER_CHALLENGE, ApiTokenAuth, SessionAuth
+from devices.shadow import ShadowError
+from smartlight.contract import InvalidState
 
 _ERROR = {
     "type": "object",
@@ -100,6 +105,19 @@ def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     if exc.wait is not None:
         response["Retry-After"] = str(max(1, math.ceil(exc.wait)))
     return response
+
+
+@api.exception_handler(InvalidState)
+def invalid_state(request: HttpRequest, exc: InvalidState) -> HttpResponse:
+    # ninja's own validation format, so a client reads one shape of 422 whoever found it.
+    detail = [{"type": "value_error", "loc": ["body", "payload", e.field], "msg": e.reason}
+              for e in exc.errors]
+    return api.create_response(request, {"detail": detail}, status=exc.status)
+
+
+@api.exception_handler(ShadowError)
+def shadow_error(request: HttpRequest, exc: ShadowError) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.reason}, status=exc.status)
 
 
 from devices.api import router as devices_router  # noqa: E402

@@ -36,7 +36,11 @@ def endpoint_url(service: str) -> str | None:
 
 
 @cache
-def _cached_client(service: str, region: str, url: str | None, mode: str) -> Any:
+def build_client(
+    service: str, region: str, url: str | None = None, mode: str = "aws"
+) -> Any:
+    """A client from explicit parameters, for code that runs before (or without) Django's
+    settings: the settings module reading its secrets, the deploy tools."""
     kwargs: dict[str, Any] = {"region_name": region, "config": _CONFIG}
     if url:
         kwargs["endpoint_url"] = url
@@ -49,11 +53,16 @@ def _cached_client(service: str, region: str, url: str | None, mode: str) -> Any
 
 def client(service: str) -> Any:
     """A boto3 client for `service`, configured for the current mode (cached per endpoint)."""
-    return _cached_client(
-        service, settings.AWS_REGION, endpoint_url(service), settings.AWS_MODE
-    )
+    return build_client(service, settings.AWS_REGION, endpoint_url(service), settings.AWS_MODE)
+
+
+def read_secret(arn: str, region: str, url: str | None = None) -> str:
+    """The current string value of a Secrets Manager secret."""
+    return build_client("secretsmanager", region, url).get_secret_value(SecretId=arn)[
+        "SecretString"
+    ]
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints call this)."""
-    _cached_client.cache_clear()
+    build_client.cache_clear()

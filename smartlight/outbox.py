@@ -1,4 +1,4 @@
-"""Mirrors to AWS through one outbox registry (see docs and README "Mirrors").
+"""Mirrors to AWS through one outbox registry (docs/architecture.md, "Mirrors to AWS").
 
 A change that must reach AWS (a membership → the `iot_cookie` item; a schedule → its EventBridge
 mirror) records an outbox row in the same transaction as the change, and one Celery task,

@@ -58,9 +58,23 @@ def env_required(name: str, default: str = "") -> str:
     return default
 
 
+def env_secret(name: str, default: str = "") -> str:
+    """A secret: read from Secrets Manager when `<name>_ARN` names one, else `<name>` itself."""
+    arn = os.environ.get(f"{name}_ARN", "")
+    if not arn:
+        return os.environ.get(name, default)
+    from smartlight.aws import read_secret
+
+    region = os.environ.get("AWS_REGION") or "us-east-1"
+    try:
+        return read_secret(arn, region, os.environ.get("AWS_ENDPOINT_SECRETSMANAGER") or None)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"{name}_ARN: cannot read the secret {arn}: {exc}") from exc
+
+
 DEBUG = env_bool("DEBUG", AWS_MODE == "local")
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
@@ -89,7 +103,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything reads the Host header: the load balancer checks by private IP.
+    "smartlight.middleware.HealthCheckMiddleware",
+    "smartlight.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,7 +253,7 @@ if COGNITO_DOMAIN and "://" not in COGNITO_DOMAIN:
     # allauth builds its URLs as f"{DOMAIN}/oauth2/token": the scheme must be there.
     COGNITO_DOMAIN = "https://" + COGNITO_DOMAIN
 COGNITO_CLIENT_ID = env_str("COGNITO_CLIENT_ID")
-COGNITO_CLIENT_SECRET = env_str("COGNITO_CLIENT_SECRET")
+COGNITO_CLIENT_SECRET = env_secret("COGNITO_CLIENT_SECRET")
 COGNITO_ENABLED = bool(COGNITO_DOMAIN and COGNITO_CLIENT_ID and COGNITO_CLIENT_SECRET)
 SOCIALACCOUNT_PROVIDERS: dict = {}
 if COGNITO_ENABLED:
@@ -250,12 +268,19 @@ if COGNITO_ENABLED:
         ],
     }
 
+# In AWS, mail goes through SES (smartlight/mail.py); EMAIL_HOST etc. serve an SMTP backend.
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if AWS_MODE == "local"
-    else "django.core.mail.backends.smtp.EmailBackend",
+    else "smartlight.mail.SESEmailBackend",
 )
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Smart Light <noreply@smartlight.local>")
 
 # --- AWS -----------------------------------------------------------------------------------
@@ -286,6 +311,10 @@ if SCHEDULE_BACKEND not in {"rules", "scheduler"}:
     )
 # EventBridge rules per event bus (an adjustable AWS quota); a warning comes well before it.
 SCHEDULE_RULES_QUOTA = env_int("SCHEDULE_RULES_QUOTA", 300)
+# Names of this environment's EventBridge rules and schedules start with it (one account can
+# hold several environments; each reconciles only its own).
+SCHEDULE_NAME_PREFIX = env_str("SCHEDULE_NAME_PREFIX", "smartlight-")
+FIRMWARE_BUCKET = env_str("FIRMWARE_BUCKET")
 SCHEDULER_ROLE_ARN = env_str(
     "SCHEDULER_ROLE_ARN", "arn:aws:iam::123456789012:role/smartlight-scheduler"
 )
@@ -312,25 +341,14 @@ CLAIM_CODE_TTL_DAYS = env_int("CLAIM_CODE_TTL_DAYS", 730)
 # Claim-code guesses allowed per person and per address in a window (the shared cache counts).
 CLAIM_GUESSES_PER_WINDOW = env_int("CLAIM_GUESSES_PER_WINDOW", 10)
 CLAIM_GUESS_WINDOW_S = env_int("CLAIM_GUESS_WINDOW_S", 900)
-# Proxies in front of the web servers that append to X-Forwarded-For (1 behind Elastic
-# Beanstalk's load balancer); 0 trusts only the socket's address.
-TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
-
-# One cache shared by every web worker (rate limits count across them): Redis when
-# CACHE_URL points at one, else a database table (`manage.py createcachetable`).
-CACHE_URL = env_str("CACHE_URL")
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    if CACHE_URL.startswith(("redis://", "rediss://"))
-    else {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-          "LOCATION": "smartlight_cache"}
-}
 
 # --- Celery --------------------------------------------------------------------------------
 # SQS in AWS, Redis when pointed there, and a filesystem transport that needs no server locally.
 CELERY_BROKER_URL = env_str(
     "CELERY_BROKER_URL", "sqs://" if AWS_MODE == "aws" else "filesystem://localhost//"
 )
+# The stack's SQS queue (with its dead-letter queue): nothing to create, list or guess.
+CELERY_QUEUE_URL = env_str("CELERY_QUEUE_URL")
 _celery_dir = Path(env_str("CELERY_FS_DIR", str(BASE_DIR / "var" / "celery")))
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -345,6 +363,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif CELERY_BROKER_URL.startswith("sqs://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"region": AWS_REGION, "queue_name_prefix": "smartlight-"}
+    if CELERY_QUEUE_URL:
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "region": AWS_REGION,
+            "predefined_queues": {"celery": {"url": CELERY_QUEUE_URL}},
+        }
+        # SQS has no broadcast: remote control and events would need queues of their own.
+        CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+        CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -367,16 +393,62 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# JSON lines on stdout in AWS (Elastic Beanstalk streams them to CloudWatch Logs), each with
+# the request id that the response also carries as X-Request-Id.
+LOG_FORMAT = env_str("LOG_FORMAT", "json" if AWS_MODE == "aws" else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "smartlight.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "smartlight.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # RequestIdMiddleware writes one line per request; runserver's own would repeat it.
+        "django.server": {"level": "WARNING"},
+        "smartlight.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")},
+    },
+}
+
+# --- HTTP security -------------------------------------------------------------------------
+# htmx and the portal's scripts and styles are files under /static: nothing inline, no eval.
+_CSP_FORM_ACTION = ["'self'", COGNITO_DOMAIN] if COGNITO_DOMAIN else ["'self'"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # A form may post here, and its redirect may lead on to Cognito's sign-in.
+        "form-action": _CSP_FORM_ACTION,
+    }
 }
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The load balancer redirects too; this covers a request that reaches nginx directly.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

@@ -1,7 +1,7 @@
-"""The database cache table: rate-limit counters shared by every worker process.
+"""The database cache table: sign-in rate limits shared by every worker process.
 
-Created here so that `migrate` is all a deployment needs; a deployment with REDIS_URL uses Redis
-and this does nothing.
+Created here so that `migrate` is all a deployment needs (devices makes the same table for
+claim guesses; `createcachetable` skips a table that exists). With REDIS_URL it does nothing.
 """
 
 from django.core.management import call_command

@@ -69,8 +69,7 @@ def test_accepting_an_invitation_adds_the_home(
 
     from accounts.models import Invitation
 
-    # Invitations are for the invited address, confirmed by its holder.
-    EmailAddress.objects.create(user=charlie, email=charlie.email, verified=True, primary=True)
+    EmailAddress.objects.create(user=charlie, email=charlie.email, primary=True, verified=True)
     invitation = Invitation.objects.create(home=home, email=charlie.email, invited_by=alice)
     with committed():
         actions.do_accept_invitation(invitation, charlie)

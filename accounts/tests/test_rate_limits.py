@@ -147,3 +147,13 @@ def test_sign_in_counts_live_in_the_shared_database_cache(client, alice, home, s
         cursor.execute(f"SELECT cache_key FROM {table}")  # noqa: S608
         keys = [row[0] for row in cursor.fetchall()]
     assert any("login_failed" in key for key in keys)
+
+
+def test_behind_the_load_balancer_the_address_is_the_one_it_saw(rf, settings):
+    from accounts.api_auth import client_address
+
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    forged = rf.get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.1", REMOTE_ADDR="10.0.0.2")
+    assert client_address(forged) == "198.51.100.1"
+    direct = rf.get("/", REMOTE_ADDR="10.0.0.2")
+    assert client_address(direct) == "10.0.0.2"

@@ -1,6 +1,6 @@
 """A local (non-Cognito) user's iot_user_id: a UUID of their own that never changes.
 
-It is the `user_id` key of the user's iot_cookie item (DESIGN section 6), so a new value on
+It is the `user_id` key of the user's iot_cookie item (docs/decisions.md), so a new value on
 some later save would orphan the item and lock the person out of their lights.
 """
 

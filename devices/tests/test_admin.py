@@ -6,6 +6,7 @@ import json
 
 import pytest
 from botocore.stub import Stubber
+from django.contrib.messages import get_messages
 
 from accounts.models import User
 from devices.models import Device
@@ -98,6 +99,17 @@ def test_repush_writes_the_cached_desired_state_again(admin_client_, aws, light)
         "action": "repush_desired", "_selected_action": [light.pk]})
     assert live_shadow(aws, light.thing_name)["state"]["desired"] == {
         "on": True, "transition_ms": 900000}
+
+
+def test_repushing_an_empty_desired_state_is_a_message_not_an_error(admin_client_, aws, light):
+    register_thing(aws, light.thing_name)
+    light.desired = {}
+    light.save()
+    response = admin_client_.post("/admin/devices/device/", {
+        "action": "repush_desired", "_selected_action": [light.pk]}, follow=True)
+    assert response.status_code == 200
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        f"{light.thing_name}: Re-push desired failed: desired: names nothing to change"]
 
 
 @pytest.mark.parametrize("command", ["identify", "reboot"])

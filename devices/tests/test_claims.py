@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -270,4 +269,4 @@ def test_the_stored_hash_depends_on_the_secret_key(settings):
     first = claims.code_hash(CODE)
     settings.SECRET_KEY = "another-secret-key-" + "x" * 40
     assert claims.code_hash(CODE) != first
-    assert json.dumps(first).count(CODE) == 0
+    assert CODE not in first and CODE.replace("-", "") not in first.upper()

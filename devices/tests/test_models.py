@@ -1,4 +1,5 @@
-"""Device thing names follow the contract: `sl-` + 12 lowercase hex characters (DESIGN section 4).
+"""Device thing names follow the contract: `sl-` + 12 lowercase hex characters
+(docs/device-contract.md).
 
 The thing name is the MQTT client id and the key of the IoT policy; a name off the contract
 would give a light no way to connect.

@@ -25,12 +25,12 @@ def test_rainbow_spreads_hues_along_the_strip():
 
 
 def test_a_frame_is_sampled_and_its_gamma_undone():
-    frame = [[0, 0, 0]] + [[255, 0, 0]] * 99 + [[0, 0, 42]] * 100
+    frame = [[0, 0, 0]] + [[255, 0, 0]] * 99 + [[0, 0, 37]] * 100
     pixels = frame_pixels(frame)
     assert len(pixels) == 24
     assert pixels[0] == OFF_COLOR and pixels[1] == "#ff0000"
-    # 42 is the firmware's gamma-2.6 level for a perceived 128 (about half brightness)
-    assert pixels[-1] == "#00007f"
+    # 37 is the firmware's gamma-2.8 level for a perceived 128 (about half brightness)
+    assert pixels[-1] == "#000080"
 
 
 def test_an_unreadable_frame_file_is_ignored(tmp_path):

@@ -170,3 +170,45 @@ def test_a_failure_halfway_leaves_no_serial_certificate_thing_or_folder(iot, aws
         assert not iot.list_things()["things"]
         assert serial_items(aws, settings) == {}
         assert not Serial.objects.exists()
+
+
+def test_the_drawn_qr_code_has_exactly_the_dark_modules_of_the_url():
+    """The squares on the page, read back from the PDF, are the QR code's matrix."""
+    from fpdf import FPDF
+
+    from devices import labels
+
+    url = "https://lights.example.com/claim/ABCDE-FGHJK"
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    pdf.set_compression(False)
+    labels.draw_qr(pdf, url, 10, 10, 30)
+    content = bytes(pdf.output()).decode("latin-1")
+    matrix = labels.qr_code(url).matrix
+    modules = len(matrix) + 4  # a 2-module quiet zone on each side
+    unit = 30 * 72 / 25.4 / modules  # points
+    page_h = 297 * 72 / 25.4
+    dark = set()
+    for x, y, w, h in re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) (-[\d.]+) re f", content):
+        col = round((float(x) - 10 * 72 / 25.4) / unit) - 2
+        row = round((page_h - float(y) - 10 * 72 / 25.4) / unit) - 2
+        dark.update((row, col + i) for i in range(round(float(w) / unit)))
+    expected = {(r, c) for r, line in enumerate(matrix) for c, v in enumerate(line) if v}
+    assert dark == expected
+
+
+def test_every_line_of_a_label_fits_beside_its_qr_code():
+    from fpdf import FPDF
+
+    from devices import labels
+
+    label = labels.Label(serial="0123456789ab", thing="sl-0123456789ab", method="fleet",
+                         claim_code="WWWWW-MMMMM", claim_url="https://x/claim/WWWWW-MMMMM",
+                         ap_password="wwwwwwwwwwww", code_expires="2028-01-01T00:00:00+00:00")
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.add_page()
+    lines = labels.label_lines(label)
+    assert len(lines) == 6
+    for font, style, size, text in lines:
+        pdf.set_font(font, style, size)
+        assert pdf.get_string_width(text) <= labels.TEXT_W, text

@@ -88,3 +88,18 @@ def test_a_provisioned_bundle_connects_over_tls_and_is_controlled(
     client, reason, _ = connect(tmp_path / "desk")
     client.loop_stop()
     assert refused(reason)
+
+
+def test_a_certificate_revoked_by_an_operator_is_refused_at_connect(local, home, tmp_path):
+    call_command("provision_device", "--home", str(home.code), "--name", "Shed strip",
+                 "--out", str(tmp_path / "shed"))
+    device = Device.objects.get(name="Shed strip")
+    client, reason, _ = connect(tmp_path / "shed")
+    client.loop_stop()
+    client.disconnect()
+    assert not refused(reason), reason
+
+    assert actions.do_revoke_certificate(device) == [device.certificate_id]
+    client, reason, _ = connect(tmp_path / "shed")
+    client.loop_stop()
+    assert refused(reason)

@@ -8,7 +8,6 @@ import time
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 
 from devices.tests.stack import point_settings_at
@@ -197,8 +196,3 @@ def test_a_light_signed_by_an_unregistered_ca_is_refused(local, tmp_path):
     time.sleep(0.5)
     assert TlsClient(local, "sl-00000000a3f0", bundle).code != 0
 
-
-def test_key_pem_helper_round_trips():
-    ca = MakerCA()
-    loaded = serialization.load_pem_private_key(key_pem(ca.key).encode(), None)
-    assert loaded.public_key().public_numbers() == ca.key.public_key().public_numbers()

@@ -1,21 +1,22 @@
 # The device: frame loop, cloud link, persistence, watchdog and offline reboot, wired from
 # injected parts (board.py passes the real ESP32 modules, the simulator passes shims) so the
 # same code runs on the board, under MicroPython in Node and under CPython.
+import asyncio
+
 import backoff
 import effects
 import light
+import mqtt
+import provision
 import render
 import shadow
 import store
-from clock import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from clock import ticks_add, ticks_diff, ticks_ms
 
 FW_VERSION = "1.0.0"
-TELEMETRY_MS = 300000  # rssi/heap/uptime/power refresh while nothing else is reported
 POWER_REPORT_MS = 2000  # at most one power_ma update this often
 POWER_REPORT_DELTA = 50  # mA; smaller drifts wait for the periodic telemetry
 REBOOT_DELAY_MS = 300  # let the "cmd reboot" log line and a last report leave first
-LIVENESS_FACTOR = 3  # keepalives without any message before probing the link with `get`
-PROBE_TIMEOUT_MS = 10000
 
 
 def channel_order(order):
@@ -33,7 +34,10 @@ class Device:
         self.cfg = cfg
         self.thing = cfg["thing"]
         self.wifi = wifi
-        self.make_client = make_client  # () -> umqtt.simple.MQTTClient, not yet connected
+        self.root = root
+        # make_client(claim) -> mqtt.MQTTClient, not yet connected; claim=True connects with
+        # the fleet claim certificate
+        self.make_client = make_client
         self.sync_time = sync_time
         self.reset = reset
         self.wdt = wdt
@@ -43,10 +47,14 @@ class Device:
         self.booted = now
         self.now = now
         n = int(cfg["led_count"])
+        # The supply feeds the board too (WLED reserves 100 mA for the ESP32): the strip gets
+        # what is left. max_ma 0 means no limit.
+        self.max_ma = int(cfg["max_ma"])
+        strip_ma = self.max_ma - int(cfg.get("board_ma", 100)) if self.max_ma > 0 else 0
         self.renderer = render.Renderer(
             n,
             strip,
-            int(cfg["max_ma"]),
+            strip_ma if strip_ma > 0 or self.max_ma == 0 else 1,
             channel_order(cfg.get("order", "GRB")),
             int(cfg.get("ma_channel", 20)),
             int(cfg.get("idle_ma", 1)),
@@ -63,15 +71,14 @@ class Device:
         fps = int(cfg.get("fps", 50))
         self.frame_ms = 1000 // (fps if fps > 0 else 50)
         self.next_frame = now
-        self.keepalive_s = int(cfg.get("keepalive_s", 45))
         self.client = None
-        self.broken = False
-        self.retry_at = None
+        self.claim_client = None
         self.time_ok = False
         self.last_cloud = now  # last moment the link was up (offline reboot timer)
-        self.last_rx = now
-        self.last_ping = now
-        self.probe_at = None
+        self.uptime_s = 0
+        self.up_ms = 0
+        self.up_last = now
+        self.telemetry_ms = int(cfg.get("telemetry_s", 0)) * 1000
         self.telemetry_at = now
         self.power_at = now
         self.power_reported = -1
@@ -90,124 +97,109 @@ class Device:
         return self.client is not None
 
     def publish(self, topic, payload):
-        # Called from inside the message callback too: a failed write must not raise into
-        # umqtt's reader, so it only marks the link broken and step() reconnects.
-        if self.client is None:
-            return
-        if type(payload) is str:
-            # umqtt.simple sizes the packet with len(msg): characters, not bytes, for a str.
-            payload = payload.encode()
-        try:
-            self.client.publish(topic, payload)
-        except Exception as e:
-            self.log("cloud: publish failed", repr(e))
-            self.broken = True
+        # Called from inside the message callback too: it only queues, the client's sender
+        # task writes, and a link that cannot keep up is reset and resynced.
+        if self.client is not None:
+            self.client.publish_nowait(topic, payload)
 
     def on_message(self, topic, msg):
-        self.last_rx = self.now
-        self.probe_at = None
-        self.shadow.handle(topic, msg, self.now)
+        now = ticks_ms()
+        self.shadow.handle(topic, msg, now)
+        self.show_changes(now)
 
-    def connect(self, now):
-        self.connects += 1
-        client = None
-        try:
-            if self.cfg.get("tls", True) and not self.time_ok:
-                # TLS checks certificate validity dates: the clock must be right first.
-                self.sync_time()
-                self.time_ok = True
-            client = self.make_client()
-            client.set_callback(self.on_message)
-            # AWS IoT delivers the Last Will when the connection drops without DISCONNECT
-            # (MQTT 3.1.1 section 3.1.2.5); QoS 1 per the device contract.
-            client.set_last_will(self.shadow.topics.lwt, shadow.LWT_PAYLOAD, False, 1)
-            client.connect()
-            self.client = client
-            self.broken = False
-            for topic in self.shadow.topics.subscriptions():
-                client.subscribe(topic, 1)
-            self.shadow.synced = False
-            self.publish(self.shadow.topics.get, "")
-        except Exception as e:
-            self.log("cloud: connect failed", repr(e))
+    def show_changes(self, now):
+        if self.light.changes != self.seen_changes:
+            self.seen_changes = self.light.changes
+            self.saver.changed(now)
+            # A new look goes out as the message is handled, not at the next frame slot.
+            self.renderer.frame(now)
+            self.next_frame = ticks_add(now, self.frame_ms)
+
+    async def link(self):
+        """The cloud link, forever: (provision,) connect, follow the shadow, back off, again."""
+        while self.running:
+            if not self.thing_valid or not self.wifi.isconnected():
+                await mqtt.sleep_ms(250)
+                continue
+            try:
+                if self.cfg.get("tls", True) and not self.time_ok:
+                    # TLS checks certificate validity dates: the clock must be right first.
+                    self.sync_time()
+                    self.time_ok = True
+                if self.needs_provisioning():
+                    await self.provision()
+                await self.session()
+            except Exception as e:
+                self.log("cloud: connect failed", repr(e))
             self.client = None
-            self.close(client)
-            self.retry_at = ticks_add(now, self.backoff.next_ms())
-            return False
+            if self.running:
+                await mqtt.sleep_ms(self.backoff.next_ms())
+
+    async def session(self):
+        self.connects += 1
+        client = self.make_client(False)
+        client.set_callback(self.on_message)
+        # AWS IoT delivers the Last Will when the connection drops without DISCONNECT
+        # (MQTT 3.1.1 section 3.1.2.5); QoS 1 per the device contract.
+        client.set_last_will(self.shadow.topics.lwt, shadow.LWT_PAYLOAD, False, 1)
+        try:
+            await client.connect()
+            for topic in self.shadow.topics.subscriptions():
+                await client.subscribe(topic, 1)
+        except BaseException:
+            client.close()
+            raise
+        self.client = client
+        self.shadow.synced = False
+        self.publish(self.shadow.topics.get, "")
         self.log("cloud: connected", self.thing)
         self.backoff.reset()
-        self.retry_at = None
-        self.last_cloud = now
-        self.last_rx = now
-        self.last_ping = now
-        self.probe_at = None
-        return True
-
-    def close(self, client):
-        if client is None:
-            return
+        self.last_cloud = ticks_ms()
         try:
-            client.sock.close()
-        except Exception:
-            pass
-
-    def drop(self, now, why):
-        # No DISCONNECT on purpose: the broker must see an unclean loss and publish the LWT.
+            why = await client.wait_closed()
+        finally:
+            self.client = None
+            client.close()
         self.log("cloud: link lost", why)
-        self.close(self.client)
-        self.client = None
-        self.retry_at = ticks_add(now, self.backoff.next_ms())
 
-    def service_link(self, now):
-        if self.client is None:
-            if not self.thing_valid or not self.wifi.isconnected():
-                return
-            if self.retry_at is not None and ticks_diff(now, self.retry_at) < 0:
-                return
-            self.connect(now)
-            return
+    def needs_provisioning(self):
+        return provision.needed(self.root, self.cfg)
+
+    async def provision(self):
+        client = self.make_client(True)
+        self.claim_client = client
         try:
-            self.client.check_msg()
-            if self.broken:
-                raise OSError("write failed")
-            if ticks_diff(now, self.last_ping) >= self.keepalive_s * 500:
-                # umqtt.simple never pings by itself; half the keepalive keeps us well
-                # inside the broker's 1.5x grace (MQTT 3.1.1 section 3.1.2.10).
-                self.client.ping()
-                self.last_ping = now
-            if self.probe_at is None:
-                if ticks_diff(now, self.last_rx) >= self.keepalive_s * 1000 * LIVENESS_FACTOR:
-                    # umqtt.simple swallows PINGRESP, so a silent dead link is only noticed
-                    # by asking for something: the shadow `get` answers on a live link.
-                    self.probe_at = now
-                    self.publish(self.shadow.topics.get, "")
-            elif ticks_diff(now, self.probe_at) >= PROBE_TIMEOUT_MS:
-                raise OSError("no answer to get")
-        except Exception as e:
-            self.drop(now, repr(e))
-            return
-        if self.broken:
-            self.drop(now, "write failed")
-            return
-        self.last_cloud = now
-        if self.shadow.synced:
-            self.report_telemetry(now)
+            await provision.run(client, self.root, self.cfg, self.log)
+        finally:
+            self.claim_client = None
+            client.close()
+
+    def drop(self, why):
+        # No DISCONNECT on purpose: the broker must see an unclean loss and publish the LWT.
+        for client in (self.client, self.claim_client):
+            if client is not None:
+                client.close(why)
+        self.client = None
+        self.claim_client = None
 
     def telemetry(self):
         return {
             "fw": FW_VERSION,
             "led_count": self.renderer.n,
-            "max_ma": self.renderer.max_ma,
+            "max_ma": self.max_ma,
             "power_ma": self.renderer.power_ma,
             "effects": list(effects.NAMES),
             "rssi": self.wifi.rssi(),
             "heap_free": self.heap_free(),
-            "uptime_s": ticks_diff(self.now, self.booted) // 1000,
+            "uptime_s": self.uptime_s,
         }
 
     def report_telemetry(self, now):
+        # Every report is a billed shadow update (and a rule trigger downstream): an idle
+        # light only reports what changed. rssi/heap/uptime go out with the full report after
+        # each connect, and every telemetry_s when that is set (0 = never on its own).
         p = self.renderer.power_ma
-        if ticks_diff(now, self.telemetry_at) >= TELEMETRY_MS:
+        if self.telemetry_ms > 0 and ticks_diff(now, self.telemetry_at) >= self.telemetry_ms:
             self.telemetry_at = now
             self.power_reported = p
             self.power_at = now
@@ -216,7 +208,7 @@ class Device:
                     "power_ma": p,
                     "rssi": self.wifi.rssi(),
                     "heap_free": self.heap_free(),
-                    "uptime_s": ticks_diff(now, self.booted) // 1000,
+                    "uptime_s": self.uptime_s,
                 }
             )
         elif (
@@ -228,11 +220,21 @@ class Device:
             self.power_at = now
             self.shadow.report({"power_ma": p})
 
+    def tick_uptime(self, now):
+        # ticks_ms wraps (every 2**30 ms, about 12.4 days on the ESP32): whole seconds are
+        # accumulated from short differences instead, a small int for 34 years.
+        self.up_ms += ticks_diff(now, self.up_last)
+        self.up_last = now
+        if self.up_ms >= 1000:
+            self.uptime_s += self.up_ms // 1000
+            self.up_ms %= 1000
+
     # -- the loop -------------------------------------------------------------------------
 
     def step(self, now):
-        """One pass of the main loop: frame when due, watchdog, network, flash."""
+        """One pass of the main loop: frame when due, watchdog, WiFi, reports, flash."""
         self.now = now
+        self.tick_uptime(now)
         if ticks_diff(now, self.next_frame) >= 0:
             self.renderer.frame(now)
             self.next_frame = ticks_add(self.next_frame, self.frame_ms)
@@ -244,13 +246,11 @@ class Device:
             self.wifi.poll(now)
         except Exception as e:
             self.log("wifi: error", repr(e))
-        self.service_link(now)
-        if self.light.changes != self.seen_changes:
-            self.seen_changes = self.light.changes
-            self.saver.changed(now)
-            # A new look goes out on this pass, not at the next frame slot up to frame_ms later.
-            self.renderer.frame(now)
-            self.next_frame = ticks_add(now, self.frame_ms)
+        if self.client is not None:
+            self.last_cloud = now
+            if self.shadow.synced:
+                self.report_telemetry(now)
+        self.show_changes(now)
         try:
             self.saver.poll(now, self.light.state)
         except Exception as e:  # a full or failing flash must not stop the light
@@ -259,7 +259,10 @@ class Device:
             self.reboot_at = ticks_add(now, REBOOT_DELAY_MS)
         offline_ms = int(self.cfg.get("offline_reboot_s", 900)) * 1000
         offline = self.client is None and ticks_diff(now, self.last_cloud) >= offline_ms
-        if offline_ms > 0 and offline and self.thing_valid:  # a reboot cannot fix the config
+        if self.wifi.portal_open():
+            # Someone may be on the setup page right now: a reboot would throw them out.
+            self.last_cloud = now
+        elif offline_ms > 0 and offline and self.thing_valid:  # a reboot cannot fix the config
             self.log("cloud: offline too long, rebooting")
             self.reboot_at = now
         if self.reboot_at is not None and ticks_diff(now, self.reboot_at) >= 0:
@@ -272,11 +275,23 @@ class Device:
             self.saver.flush(self.light.state)
         except Exception:
             pass
+        self.drop("reboot")
         self.reset()
 
-    def run(self):
+    async def frames(self):
+        """The frame loop: one step() per pass, yielding to the link between frames."""
         while self.running:
             self.step(ticks_ms())
             wait = ticks_diff(self.next_frame, ticks_ms())
-            if wait > 0:
-                sleep_ms(wait if wait < 10 else 10)
+            await mqtt.sleep_ms(wait if wait > 0 else 0)
+
+    async def main(self):
+        link = asyncio.create_task(self.link())
+        try:
+            await self.frames()
+        finally:
+            link.cancel()
+            self.drop("stopped")
+
+    def run(self):
+        asyncio.run(self.main())

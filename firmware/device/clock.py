@@ -14,7 +14,7 @@ try:
 except AttributeError:  # CPython: simulator and host tests
     _PERIOD = 1 << 30
     _HALF = 1 << 29
-    _mono = time.monotonic_ns
+    _mono = time.monotonic_ns  # type: ignore[attr-defined]  # CPython's, not on the board
 
     def ticks_ms():
         return (_mono() // 1000000) & (_PERIOD - 1)

@@ -7,7 +7,7 @@
 import math
 
 # Effect names in the order the platform shows them (`reported.effects`); "solid" is first
-# and always present (DESIGN section 4).
+# and always present (docs/device-contract.md).
 NAMES = ("solid", "breathe", "rainbow", "chase", "twinkle", "candle", "colorloop")
 
 # Quarter-wave based sine, 0..255, computed once at import (floats are fine here).

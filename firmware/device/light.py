@@ -1,5 +1,6 @@
-# The light's state: the six shadow keys of DESIGN section 4, their validation, and how a
-# change reaches the renderer.
+# The light's state: the six shadow keys of the device contract (docs/device-contract.md), their
+# validation, and how a change reaches the renderer. clean() is the firmware's copy of the
+# platform's rules (smartlight/contract.py); both are run against smartlight/contract_cases.json.
 import effects
 
 KEYS = ("on", "brightness", "color", "effect", "speed", "transition_ms")
@@ -19,8 +20,15 @@ _HEX = "0123456789abcdef"
 
 
 def _int_in(value, lo, hi):
-    # JSON true/false are ints in Python; a brightness of `true` is a bad document.
-    if type(value) is not int or value < lo or value > hi:
+    # JSON true/false are ints in Python; a brightness of `true` is a bad document. JSON does
+    # not tell 128 from 128.0, so a float without a fraction counts (the range is checked
+    # first: int() of NaN or infinity raises).
+    t = type(value)
+    if t is float:
+        if not lo <= value <= hi or value != int(value):
+            return None
+        return int(value)
+    if t is not int or value < lo or value > hi:
         return None
     return value
 
@@ -61,8 +69,8 @@ class Light:
     def update(self, doc):
         """Take the acceptable known keys of doc into the state; return the number changed.
 
-        Unknown keys and bad values are ignored (DESIGN section 4: the device never crashes
-        on a bad document and reports what it really shows).
+        Unknown keys and bad values are ignored (docs/device-contract.md: the device never
+        crashes on a bad document and reports what it really shows).
         """
         if type(doc) is not dict:
             return 0

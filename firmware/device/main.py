@@ -1,5 +1,5 @@
-# Boot entry on the ESP32 (official MicroPython build). The light state comes back from flash
-# inside board.make(), before WiFi or MQTT are touched.
+# Boot entry on the ESP32 (official MicroPython build, v1.22 or newer). The light state comes
+# back from flash inside board.make(), before WiFi or MQTT are touched.
 import socket
 import ssl
 import time
@@ -9,11 +9,10 @@ import machine
 import neopixel
 import network
 import ntptime
-from umqtt.simple import MQTTClient
 
 
 def main():
-    device = board.make("", machine, neopixel, network, socket, ntptime, MQTTClient, ssl)
+    device = board.make("", machine, neopixel, network, socket, ntptime, ssl)
     device.run()
 
 

@@ -7,9 +7,9 @@ import effects
 import power
 from clock import ticks_diff
 
-# Gamma 2.6 (perceived brightness, as WLED/FastLED use 2.2..2.8); index 0 stays 0 so "off"
+# Gamma 2.8 (perceived brightness; WLED's and ESPHome's default); index 0 stays 0 so "off"
 # is really off.
-GAMMA = bytes(int((i / 255) ** 2.6 * 255 + 0.5) for i in range(256))
+GAMMA = bytes(int((i / 255) ** 2.8 * 255 + 0.5) for i in range(256))
 
 # The phase is a 22-bit accumulator; effects see its top 8 bits. step(speed) sets how fast
 # it turns: about 262 s a cycle at speed 0, 4 s at 128 and 1 s at 255.

@@ -1,4 +1,4 @@
-# The device side of the shadow contract (DESIGN section 4): topics, the message handler for
+# The device side of the shadow contract (docs/device-contract.md): topics, the handler for
 # delta / get / cmd, and the reported documents.
 #
 # handle() is the only door for data from the network. It never raises: a malformed, oversized
@@ -55,7 +55,7 @@ class Shadow:
         """Process one MQTT message; True when it was understood and acted on."""
         try:
             return self._handle(topic, msg, now)
-        except Exception as e:  # the loop must survive any document (DESIGN section 4)
+        except Exception as e:  # the loop must survive any document (docs/device-contract.md)
             self.dropped += 1
             try:
                 self.log("shadow: dropped message:", repr(e))

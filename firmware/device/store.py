@@ -11,7 +11,7 @@ import os
 from clock import ticks_diff
 
 # Defaults, overridden by the device-local /config.json (never committed; see
-# config.example.json). DESIGN section 4 names thing, endpoint, port, led_count, pin, max_ma.
+# config.example.json). docs/device-contract.md names the keys provisioning writes.
 CONFIG = {
     "thing": "",
     "endpoint": "",
@@ -22,17 +22,26 @@ CONFIG = {
     "led_count": 30,
     "pin": 19,
     "order": "GRB",
-    "max_ma": 2000,
+    # WLED's default for a 5 V / 1 A supply; the board's own draw (board_ma) is taken off it
+    "max_ma": 850,
+    "board_ma": 100,
     "ma_channel": 20,
     "idle_ma": 1,
     "keepalive_s": 45,
     "fps": 50,
     "offline_reboot_s": 900,
-    # umqtt.simple's connect() blocks (TCP connect + TLS handshake, 20 s and more against an
-    # unreachable host) and cannot feed the watchdog meanwhile.
-    "wdt_ms": 60000,
+    "telemetry_s": 0,  # periodic rssi/heap/uptime report; 0: only with the report on connect
+    "mqtt_timeout_ms": 10000,  # every wait of the MQTT client (connect, SUBACK, PUBACK, PING)
+    # The loop never waits on the network, but DNS lookups and the NTP query are blocking
+    # calls of the ESP32 port (a few seconds against a dead resolver).
+    "wdt_ms": 30000,
     "ntp_host": "pool.ntp.org",
     "certs": "certs",
+    # fleet-provisioned lights: serial, template, claim code, setup access point password
+    "serial": None,
+    "template": None,
+    "claim_code": None,
+    "ap_password": None,
 }
 
 STATE_FILE = "state.json"
@@ -74,9 +83,15 @@ LIMITS = {
     "fps": (1, 100),
     "port": (1, 65535),
     "keepalive_s": (30, 1200),
+    "board_ma": (0, 5000),
+    "telemetry_s": (0, 86400),
+    "mqtt_timeout_ms": (1000, 60000),
     "offline_reboot_s": (0, 86400),
     "wdt_ms": (0, 600000),
 }
+
+
+STRINGS = ("user", "password", "serial", "template", "claim_code", "ap_password")
 
 
 def load_config(root, log=None):
@@ -94,7 +109,7 @@ def load_config(root, log=None):
         ok = True
         if default is not None and type(value) is not type(default):
             ok = False
-        elif key in ("user", "password") and value is not None and type(value) is not str:
+        elif key in STRINGS and value is not None and type(value) is not str:
             ok = False
         elif key in LIMITS and not LIMITS[key][0] <= value <= LIMITS[key][1]:
             ok = False

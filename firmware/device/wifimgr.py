@@ -79,7 +79,15 @@ def best_known(scan, known):
     return best
 
 
-def page(ssids, message=""):
+def page(ssids, message="", serial=None, claim_code=None):
+    ident = ""
+    if serial:
+        ident += "<p>Serial <b>" + html_escape(serial) + "</b></p>"
+    if claim_code:
+        ident += (
+            "<p>Claim code <b>" + html_escape(claim_code) + "</b>: add the light to your "
+            "home with it</p>"
+        )
     opts = ""
     for ssid in ssids:
         e = html_escape(ssid)
@@ -87,6 +95,7 @@ def page(ssids, message=""):
     return (
         "<!doctype html><html><head><meta name=viewport content='width=device-width'>"
         "<title>Smart Light setup</title></head><body><h1>Smart Light WiFi</h1>"
+        + ident
         + ("<p>" + html_escape(message) + "</p>" if message else "")
         + '<form method="post" action="/save"><p><label>Network <select name="ssid">'
         + opts
@@ -96,8 +105,14 @@ def page(ssids, message=""):
 
 
 class WifiManager:
-    def __init__(self, network, socket, root, thing, log, ap_port=80):
+    def __init__(
+        self, network, socket, root, thing, log, ap_port=80, ap_password=None, serial=None,
+        claim_code=None,
+    ):
         self.network = network
+        self.ap_password = ap_password
+        self.serial = serial
+        self.claim_code = claim_code
         self.socket = socket
         self.root = root
         self.log = log
@@ -127,6 +142,12 @@ class WifiManager:
         self.known[ssid] = password
         with open(self.path(), "w") as f:
             f.write(format_wifi_dat(self.known))
+
+    def portal_open(self):
+        return self.ap is not None
+
+    def page(self, message=""):
+        return page(self.seen, message, self.serial, self.claim_code)
 
     def isconnected(self):
         return self.sta.isconnected()
@@ -191,7 +212,16 @@ class WifiManager:
         self.log("wifi: no known network, access point", self.ap_name)
         ap = self.network.WLAN(self.network.AP_IF)
         ap.active(True)
-        ap.config(essid=self.ap_name)
+        if self.ap_password and len(self.ap_password) >= 8:
+            # WPA2 needs 8..63 characters; the password is printed on the light's label.
+            ap.config(
+                essid=self.ap_name,
+                password=self.ap_password,
+                authmode=self.network.AUTH_WPA2_PSK,
+            )
+        else:
+            self.log("wifi: no ap_password (8+ characters) in config.json: open access point")
+            ap.config(essid=self.ap_name)
         self.ap = ap
         s = self.socket.socket()
         s.setsockopt(self.socket.SOL_SOCKET, self.socket.SO_REUSEADDR, 1)
@@ -212,8 +242,11 @@ class WifiManager:
             self.ap = None
 
     def serve_once(self):
+        server = self.server
+        if server is None:
+            return False
         try:
-            conn, _ = self.server.accept()
+            conn, _ = server.accept()
         except OSError:
             return False  # nobody waiting (EAGAIN)
         try:
@@ -254,15 +287,15 @@ class WifiManager:
             form = parse_form(body.decode())
             ssid = form.get("ssid", "")
             if not ssid or len(ssid) > 32 or ";" in ssid or "\n" in ssid:
-                self.respond(conn, "400 Bad Request", page(self.seen, "Pick a network."))
+                self.respond(conn, "400 Bad Request", self.page("Pick a network."))
                 return
             self.remember(ssid, form.get("password", ""))
             self.next_try = None  # try it right away
-            self.respond(conn, "200 OK", page(self.seen, "Saved. Connecting to " + ssid + "."))
+            self.respond(conn, "200 OK", self.page("Saved. Connecting to " + ssid + "."))
         elif method == "GET":
-            self.respond(conn, "200 OK", page(self.seen))
+            self.respond(conn, "200 OK", self.page())
         else:
-            self.respond(conn, "405 Method Not Allowed", page(self.seen))
+            self.respond(conn, "405 Method Not Allowed", self.page())
 
     def respond(self, conn, status, html):
         data = html.encode()

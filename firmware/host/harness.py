@@ -47,13 +47,19 @@ def _result(lines: list[str]) -> dict:
 
 
 def run_micropython_raw(
-    script: str, *, heapsize: int = 8 * 1024 * 1024, timeout: float = 120, mpy: bool = False
+    script: str,
+    *,
+    heapsize: int = 8 * 1024 * 1024,
+    timeout: float = 120,
+    mpy: bool = False,
+    asynchronous: bool = False,
 ) -> dict:
     """Run a script under MicroPython; the runner's JSON ({ok, stdout, error}).
 
     Lines equal to "# --- step ---" split the script into steps run one after another in
     the same VM. With mpy=True the device files are loaded as mpy-cross output, as on a
-    board that was given .mpy files.
+    board that was given .mpy files. With asynchronous=True the script may `await` at top
+    level (it then runs on the JavaScript event loop, where MicroPython's asyncio lives).
     """
     if not available():
         raise HarnessError("node or the MicroPython WebAssembly package is missing")
@@ -71,6 +77,7 @@ def run_micropython_raw(
         "path": ["/device", "/fakes"],
         "script": script.split(STEP),
         "heapsize": heapsize,
+        "async": asynchronous,
     }
     try:
         proc = subprocess.run(
@@ -122,11 +129,22 @@ def _cpython_boot(script: Path, flash: Path) -> str:
     # their flash folder in hostcheck.FLASH ("/flash" under MicroPython, a temp dir here).
     return (
         "import sys\n"
+        # asyncio first, with the real socket and ssl; then the board's fakes take their names.
+        "import asyncio\n"
+        "for name in ('socket', 'ssl'):\n"
+        "    sys.modules.pop(name, None)\n"
         f"sys.path[:0] = [{str(DEVICE)!r}, {str(FAKES)!r}]\n"
         "import hostcheck\n"
         f"hostcheck.FLASH = {str(flash)!r}\n"
+        "import ast\n"
         f"src = open({str(script)!r}).read()\n"
-        f"exec(compile(src, {str(script)!r}, 'exec'), {{'__name__': '__main__'}})\n"
+        # Top-level await allowed, as under MicroPython's runPythonAsync.
+        f"code = compile(src, {str(script)!r}, 'exec', flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)\n"
+        "ran = eval(code, {'__name__': '__main__'})\n"
+        "if ran is not None:\n"
+        "    async def _main():\n"
+        "        await ran\n"
+        "    asyncio.run(_main())\n"
     )
 
 

@@ -1,7 +1,7 @@
 // Runs one Python script under real MicroPython (the WebAssembly port) in Node.
 //
 // stdin: {"mounts": [["/device", "<host dir>"], ...], "path": ["/device", ...],
-//         "script": "<python source>" | ["<step 1>", ...], "heapsize": <bytes>}
+//         "script": "<python source>" | ["<step 1>", ...], "heapsize": <bytes>, "async": bool}
 // stdout: one JSON object {"ok", "stdout": [lines], "error": {"type", "message"} | null}.
 // Host directories are copied (*.py, *.mpy, *.json, recursively) into the in-memory filesystem first.
 import fs from "node:fs";
@@ -47,7 +47,11 @@ try {
   // Steps share __main__'s globals. Between steps control returns to JS, which is the only
   // moment the WebAssembly port's gc.collect() can free everything (inside a running script
   // stale values on the wasm stack keep garbage alive), so heap figures are taken that way.
-  for (const step of Array.isArray(job.script) ? job.script : [job.script]) mp.runPython(step);
+  // "async": steps may `await` at top level (asyncio checks); they run on JS's event loop.
+  for (const step of Array.isArray(job.script) ? job.script : [job.script]) {
+    if (job.async) await mp.runPythonAsync(step);
+    else mp.runPython(step);
+  }
 } catch (e) {
   error = { type: e.type || e.name, message: String(e.message) };
 }

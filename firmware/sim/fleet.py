@@ -8,10 +8,10 @@ own thread, with its flash in a folder named after its thing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
-import select
 import ssl
 import sys
 import threading
@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from firmware.sim import shims, umqtt
+from firmware.sim import shims
 
 DEVICE_DIR = Path(__file__).resolve().parent.parent / "device"
 THING_PREFIX = "sl-"
@@ -44,6 +44,15 @@ def device_modules() -> tuple[ModuleType, ModuleType]:
         if Path(module.__file__ or "").resolve().parent != DEVICE_DIR:
             raise ImportError(f"{module.__name__} resolves to {module.__file__}, not firmware")
     return board, store
+
+
+def device_module(name: str) -> ModuleType:
+    """One firmware module by its board name (e.g. "mqtt"), from firmware/device."""
+    device_modules()
+    module = __import__(name)
+    if Path(module.__file__ or "").resolve().parent != DEVICE_DIR:
+        raise ImportError(f"{name} resolves to {module.__file__}, not firmware")
+    return module
 
 
 def new_thing() -> str:
@@ -71,6 +80,11 @@ class Broker:
             "user": self.username,
             "password": self.password,
         }
+
+
+def has_certificates(folder: Path, config: dict[str, Any]) -> bool:
+    certs = folder / str(config.get("certs", "certs"))
+    return (certs / "certificate.pem.crt").exists() or (certs / "claim.pem.crt").exists()
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -179,8 +193,8 @@ class SimLight:
             shims.network_module(),
             __import__("socket"),
             shims.ntptime_module(),
-            umqtt.MQTTClient,
-            ssl,
+            ssl,  # CPython's: SSLContext with the same calls as the ESP32 port's
+            None,  # asyncio.open_connection, as on the board
             self._log,
         )
         self.device = device
@@ -193,58 +207,45 @@ class SimLight:
         self._thread.start()
         return self
 
-    @staticmethod
-    def _idle(device: Any, ms: int, sleep_ms: Callable[[int], None]) -> None:
-        """Wait until the next pass, waking early when the broker sends something: a PC can
-        afford select(), so a delta is rendered as soon as it arrives instead of after the
-        board's polling interval."""
-        sock = getattr(device.client, "sock", None) if device.client is not None else None
-        if sock is None:
-            sleep_ms(ms)
-            return
+    async def _main(self, device: Any) -> None:
+        """The firmware's own frame loop and cloud link on this thread's event loop, plus
+        the simulator's bookkeeping (connections, stop requests)."""
+        from clock import ticks_diff, ticks_ms  # the firmware's clock
+
+        link = asyncio.create_task(device.link())
+        online = False
         try:
-            select.select([sock], [], [], ms / 1000)
-        except (OSError, ValueError):  # closed under us: the next pass notices and reconnects
-            sleep_ms(ms)
+            while not self._stop.is_set():
+                device.step(ticks_ms())
+                if device.online() != online:
+                    online = device.online()
+                    if online:
+                        self.connections += 1
+                        if self.on_connect:
+                            self.on_connect(self)
+                wait = ticks_diff(device.next_frame, ticks_ms())
+                await asyncio.sleep(max(0, min(wait, 10)) / 1000)
+        finally:
+            device.running = False
+            link.cancel()
+            self._drop_link()
 
     def _run(self) -> None:
-        from clock import sleep_ms, ticks_diff, ticks_ms  # the firmware's clock
-
         while not self._stop.is_set():
             try:
                 device = self.build()
-                online = False
-                while not self._stop.is_set():
-                    device.step(ticks_ms())
-                    if device.online() != online:
-                        online = device.online()
-                        if online:
-                            self.connections += 1
-                            if self.on_connect:
-                                self.on_connect(self)
-                    wait = ticks_diff(device.next_frame, ticks_ms())
-                    if wait > 0:
-                        self._idle(device, min(wait, 10), sleep_ms)
+                asyncio.run(self._main(device))
             except shims.Reset:
                 self.restarts += 1
-                self._drop_link()
             except Exception:  # like main.py: log, pause, start over; never stay dark
                 self.errors.append(traceback.format_exc())
                 self._log("fatal:", traceback.format_exc())
-                self._drop_link()
                 self._stop.wait(1)
-        self._drop_link()
 
     def _drop_link(self) -> None:
         # A reset or power cut sends no DISCONNECT: the broker publishes the Last Will.
-        client = self.device.client if self.device else None
-        if client is not None and getattr(client, "sock", None) is not None:
-            try:
-                client.sock.close()
-            except OSError:
-                pass
         if self.device is not None:
-            self.device.client = None
+            self.device.drop("power cut")
 
     def flush(self) -> None:
         """Save the light state to its folder now (clean shutdown of the simulator)."""
@@ -303,16 +304,20 @@ class Fleet:
         log: Callable[[str], None] | None = None,
         on_connect: Callable[[SimLight], None] | None = None,
     ) -> Fleet:
-        """One light from a provisioned folder (config.json, certs/), as a board would be."""
+        """One light from a provisioned folder (config.json, certs/), as a board would be.
+        Without a broker it connects where config.json says, over TLS when the folder holds
+        certificates (its own, or the fleet claim pair to provision itself first)."""
         path = Path(folder)
         if not (path / "config.json").exists():
             raise FileNotFoundError(f"{path / 'config.json'} is missing")
         if isinstance(broker, str):
             broker = Broker(broker)
+        config = read_config(path)
         if broker is not None:
-            config = read_config(path)
             config.update(broker.config())
-            write_config(path, config)
+        else:
+            config["tls"] = has_certificates(path, config)
+        write_config(path, config)
         return cls([SimLight(path, log, on_connect=on_connect)])
 
     def start(self) -> Fleet:

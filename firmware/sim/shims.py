@@ -169,7 +169,7 @@ class WLAN:
 
 
 def network_module() -> SimpleNamespace:
-    return SimpleNamespace(STA_IF=0, AP_IF=1, WLAN=WLAN)
+    return SimpleNamespace(STA_IF=0, AP_IF=1, AUTH_OPEN=0, AUTH_WPA2_PSK=3, WLAN=WLAN)
 
 
 def ntptime_module() -> SimpleNamespace:

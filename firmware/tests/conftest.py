@@ -9,9 +9,13 @@ from firmware.host import harness
 CHECKS = Path(__file__).resolve().parent / "checks"
 
 
-def run_checks(runtime: str, name: str) -> dict:
-    """Run checks/<name>.py once under `runtime`; results by check name."""
-    return harness.run(runtime, (CHECKS / f"{name}.py").read_text())
+def run_checks(runtime: str, name: str, asynchronous: bool = False) -> dict:
+    """Run checks/<name>.py once under `runtime`; results by check name. Asynchronous
+    scripts end with a top-level `await hostcheck.run_async()`."""
+    script = (CHECKS / f"{name}.py").read_text()
+    if runtime == "micropython":
+        return harness.run_micropython(script, asynchronous=asynchronous)
+    return harness.run(runtime, script)
 
 
 def value(results: dict, name: str):

@@ -3,6 +3,7 @@ service, driven end to end through the AWS IoT data-plane API (boto3 iot-data)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.sim.fleet import Fleet
-from firmware.sim.umqtt import MQTTClient
+from firmware.sim.fleet import Fleet, device_module
 from localcloud.testing import LocalCloud, ThingNames, eventually, mosquitto_answers
 
 pytestmark = pytest.mark.integration
@@ -212,27 +212,33 @@ def test_the_device_identity_is_enforced_for_the_simulated_light(cloud, tmp_path
         assert light.connected and light.connections == 1
 
 
-def test_the_umqtt_shim_speaks_mqtt_with_a_last_will(cloud):
-    # A service-credential observer sees a device's LWT after its socket dies.
+def test_the_firmware_client_speaks_mqtt_with_a_last_will_on_cpython(cloud):
+    # The device's own client over CPython asyncio: QoS 1 publish acknowledged, subscription
+    # granted, and a service-credential observer sees its LWT after the socket dies.
+    mqtt = device_module("mqtt")
     user, password = cloud.service_credentials
     thing = new_thing()
-    got: list[tuple[bytes, bytes]] = []
-    observer = MQTTClient("observer-fw", cloud.mqtt_host, cloud.mqtt_port, user, password, 30)
-    observer.set_callback(lambda t, m: got.append((t, m)))
-    observer.connect()
-    observer.subscribe(f"smartlight/{thing}/lwt", 1)
-    device = MQTTClient(thing, cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
-    device.set_last_will(f"smartlight/{thing}/lwt", b'{"x":1}', False, 1)
-    device.connect()
-    device.publish(f"smartlight/{thing}/hello", b"hi", qos=1)
-    assert device.sock is not None
-    device.sock.close()
-    deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
-        observer.check_msg()
-        time.sleep(0.01)
-    observer.disconnect()
-    assert got == [(f"smartlight/{thing}/lwt".encode(), b'{"x":1}')]
+
+    async def scenario() -> list[tuple[bytes, bytes]]:
+        got: list[tuple[bytes, bytes]] = []
+        host, port = cloud.mqtt_host, cloud.mqtt_port
+        observer = mqtt.MQTTClient("observer-fw", host, port, user, password, 30)
+        observer.set_callback(lambda t, m: got.append((t, m)))
+        await observer.connect()
+        assert await observer.subscribe(f"smartlight/{thing}/lwt", 1) == 1
+        device = mqtt.MQTTClient(thing, cloud.mqtt_host, cloud.mqtt_port, keepalive=30)
+        device.set_last_will(f"smartlight/{thing}/lwt", b'{"x":1}', False, 1)
+        await device.connect()
+        await device.publish(f"smartlight/{thing}/hello", b"hi", qos=1)
+        device.close("power cut")
+        for _ in range(500):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        await observer.disconnect()
+        return got
+
+    assert asyncio.run(scenario()) == [(f"smartlight/{thing}/lwt".encode(), b'{"x":1}')]
 
 
 def test_the_command_line_rejects_bad_input(tmp_path):

@@ -21,6 +21,7 @@ from localcloud.ca import LocalCA, cert_pem, key_pem, new_key
 from localcloud.tests.conftest import new_thing
 from localcloud.tests.test_broker import RawClient
 from localcloud.tests.tls import (
+    DROPPED,
     TLS_REFUSED,
     MakerCA,
     TlsClient,
@@ -76,6 +77,12 @@ def test_the_certificates_the_platform_makes_are_signed_by_the_local_ca(cloud, t
     digest = hashes.Hash(hashes.SHA256())
     digest.update(issued.public_bytes(serialization.Encoding.DER))
     assert digest.finalize().hex() == bundle.certificate_id
+
+
+def test_the_data_endpoint_is_the_tls_listeners_host(cloud):
+    described = cloud.client("iot").describe_endpoint(endpointType="iot:Data-ATS")
+
+    assert described["endpointAddress"] == cloud.mqtts_host
 
 
 def test_an_unregistered_certificate_from_a_trusted_ca_is_refused_at_connect(cloud, tmp_path,
@@ -252,3 +259,38 @@ def test_the_service_credential_still_works_on_the_plain_listener(cloud):
 
     assert client.code == mqtt.ACCEPTED
     client.close()
+
+
+def test_with_a_state_dir_certificates_their_ca_and_the_serials_survive_a_restart(tmp_path):
+    from localcloud.testing import LocalCloud
+
+    thing = new_thing()
+    maker = MakerCA()
+    with LocalCloud(state_dir=tmp_path / "state", things=new_thing.prefix) as cloud:
+        bundle = provision(cloud, tmp_path / "bundle", thing)
+        revoked = provision(cloud, tmp_path / "revoked", new_thing())
+        cloud.client("iot").update_certificate(certificateId=revoked.certificate_id,
+                                               newStatus="REVOKED")
+        ca_id = cloud.client("iot").register_ca_certificate(
+            caCertificate=maker.pem, setAsActive=True,
+            allowAutoRegistration=True)["certificateId"]
+        serial = {"serial": {"S": "0123456789ab"}, "status": {"S": "made"}}
+        cloud.client("dynamodb").put_item(TableName="smartlight-serials", Item=serial)
+        ca_before = cloud.ca_path.read_bytes()
+
+        cloud.restart()
+
+        assert cloud.ca_path.read_bytes() == ca_before
+        client = TlsClient(cloud, thing, bundle)
+        assert client.code == mqtt.ACCEPTED
+        client.close()
+        assert TlsClient(cloud, thing, revoked).code == mqtt.REFUSED_NOT_AUTHORIZED
+        iot = cloud.client("iot")
+        assert iot.describe_thing(thingName=thing)["thingTypeName"] == "smartlight"
+        assert [(c["certificateId"], c["status"]) for c in
+                iot.list_ca_certificates()["certificates"]] == [(ca_id, "ACTIVE")]
+        assert cloud.client("dynamodb").get_item(
+            TableName="smartlight-serials", Key={"serial": serial["serial"]})["Item"] == serial
+        # JITR still works with the CA registered before the restart.
+        jitr = maker.device(tmp_path / "jitr", new_thing())
+        assert TlsClient(cloud, jitr.cert.name.split(".")[0], jitr).code == DROPPED

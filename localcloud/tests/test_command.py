@@ -175,3 +175,26 @@ def test_the_package_imports_without_django():
                             env=env, timeout=30)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_it_prints_the_tls_listener_and_its_ca_and_keeps_the_ca_across_runs(tmp_path):
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    seen = []
+    for _ in range(2):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud", "--mqtt-port", "0", "--mqtts-port", "0",
+             "--http-port", "0", "--moto-port", "0", "--ca-dir", str(tmp_path / "ca")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        lines = [process.stdout.readline().strip() for _ in range(6)]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        process.stdout.close()
+        process.stderr.close()
+        assert lines[0].startswith("mqtt mqtt://127.0.0.1:")
+        assert lines[1].startswith("mqtts mqtts://127.0.0.1:")
+        assert lines[2] == f"ca {tmp_path / 'ca' / 'ca.pem'}"
+        assert lines[-1] == "localcloud ready"
+        seen.append((tmp_path / "ca" / "ca.pem").read_bytes())
+
+    assert seen[0] == seen[1]
+    assert oct((tmp_path / "ca" / "ca.key").stat().st_mode & 0o777) == "0o600"

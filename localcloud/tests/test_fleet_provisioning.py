@@ -321,3 +321,52 @@ def test_create_certificate_from_csr_signs_the_devices_own_key(cloud, lights, tm
     assert set(created) == {"certificateOwnershipToken", "certificateId", "certificatePem"}
     issued = x509.load_pem_x509_certificate(created["certificatePem"].encode())
     assert issued.public_key().public_numbers() == key.public_key().public_numbers()
+
+
+def provision_by_claim(cloud, claim, lights, serial, directory):
+    light = factory_light(cloud, claim, lights)
+    _, created = light.request(CREATE, {})
+    outcome, registered = light.request(REGISTER, {
+        "certificateOwnershipToken": created["certificateOwnershipToken"],
+        "parameters": {"SerialNumber": serial},
+    })
+    light.close()
+    assert outcome == "accepted", registered
+    bundle = write_bundle(directory, "certificate", created["certificatePem"],
+                          created["privateKey"])
+    return created, bundle
+
+
+def test_a_removed_light_that_comes_back_with_its_claim_certificate_is_provisioned_again(
+        cloud, claim, lights, tmp_path):
+    serial = made_serial(cloud)
+    thing = f"sl-{serial}"
+    first, old = provision_by_claim(cloud, claim, lights, serial, tmp_path / "first")
+    iot = cloud.client("iot")
+    arn = iot.describe_certificate(certificateId=first["certificateId"])[
+        "certificateDescription"]["certificateArn"]
+    # What removing a light does: detach, deactivate, delete the thing.
+    iot.detach_policy(policyName=DEVICE_POLICY, target=arn)
+    iot.detach_thing_principal(thingName=thing, principal=arn)
+    iot.update_certificate(certificateId=first["certificateId"], newStatus="INACTIVE")
+    iot.delete_thing(thingName=thing)
+
+    second, new = provision_by_claim(cloud, claim, lights, serial, tmp_path / "second")
+
+    assert TlsClient(cloud, thing, new).code == mqtt.ACCEPTED
+    assert TlsClient(cloud, thing, old).code == mqtt.REFUSED_NOT_AUTHORIZED
+    assert iot.describe_thing(thingName=thing)["attributes"] == {"serial": serial}
+
+
+def test_provisioning_an_existing_thing_again_merges_into_it(cloud, claim, lights, tmp_path):
+    serial = made_serial(cloud)
+    thing = f"sl-{serial}"
+    iot = cloud.client("iot")
+    provision_by_claim(cloud, claim, lights, serial, tmp_path / "first")
+    iot.update_thing(thingName=thing, attributePayload={"attributes": {"home": "h1"},
+                                                        "merge": True})
+
+    _, again = provision_by_claim(cloud, claim, lights, serial, tmp_path / "again")
+
+    assert TlsClient(cloud, thing, again).code == mqtt.ACCEPTED
+    assert iot.describe_thing(thingName=thing)["attributes"] == {"serial": serial, "home": "h1"}

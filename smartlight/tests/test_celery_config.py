@@ -1,5 +1,5 @@
 """Celery's broker comes from the environment: a filesystem transport that needs no server
-locally, SQS in AWS, Redis when CELERY_BROKER_URL points there (issue 2, item 3).
+locally, SQS in AWS, Redis when CELERY_BROKER_URL points there (docs/decisions.md).
 
 Each case loads the settings and the Celery app in a fresh interpreter, as a worker would.
 """
@@ -98,3 +98,17 @@ def test_a_redis_broker_url_is_used_as_given(tmp_path, mode):
     view = broker(CELERY_BROKER_URL=url, CELERY_FS_DIR=str(tmp_path / "queue"), **mode)
     assert view == {"url": url, "options": {}, "transport": "kombu.transport.redis"}
     assert not (tmp_path / "queue").exists()
+
+
+def test_the_stacks_queue_is_predefined_so_nothing_is_created_or_listed():
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/smartlight-prod-celery"
+    view = broker(**AWS, CELERY_QUEUE_URL=url)
+    assert view["url"] == "sqs://"
+    assert view["options"] == {"region": "eu-west-1",
+                               "predefined_queues": {"celery": {"url": url}}}
+    remote = run_with_settings(
+        "django.setup(); from smartlight.celery import app;"
+        "print(app.conf.worker_enable_remote_control, app.conf.worker_send_task_events)",
+        **AWS, CELERY_QUEUE_URL=url,
+    )
+    assert remote.stdout.split()[-2:] == ["False", "False"]

@@ -94,6 +94,8 @@ FIELDS = [
                                               lambda w, t: {"effect": t})),
     Field("portal light colour", False, _form("post", lambda w: f"/lights/{w['light']}/state/",
                                               lambda w, t: {"color": t})),
+    Field("portal claim code", False, _form("post", lambda w: "/lights/add/",
+                                            lambda w, t: {"code": t})),
     Field("portal scene name", False, _form(
         "post", lambda w: "/scenes/", lambda w, t: {"name": t, "devices": [w["light"]]})),
     Field("portal new schedule name", False, _form(
@@ -121,6 +123,8 @@ FIELDS = [
                                           lambda w, t: {"color": t}), strips=False),
     Field("API room effect", True, _json("patch", lambda w: f"/rooms/{w['room']}/state",
                                          lambda w, t: {"effect": t}), strips=False, batch=True),
+    Field("API claim code", True, _json("post", lambda w: "/claims",
+                                        lambda w, t: {"code": t}), strips=False),
     Field("API scene name", True, _json(
         "post", lambda w: "/scenes", lambda w, t: {"name": t, "devices": [w["light"]]})),
     Field("API new schedule name", True, _json(
@@ -158,8 +162,9 @@ def stored() -> dict:
 
 
 @pytest.fixture
-def world(aws, client, bob, home):
+def world(aws, client, bob, home, settings):
     """bob (a member) signed in, with a light that has a shadow, a room and a schedule."""
+    settings.CLAIM_GUESSES_PER_WINDOW = 100_000  # every example is a wrong claim code
     from devices.models import Device, Room
     from schedules import actions
 

@@ -9,3 +9,18 @@ document.addEventListener("htmx:afterSettle", function () {
   if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
   target.focus();
 });
+
+// Forms that ask first (`data-confirm`), and fields that select themselves when focused
+// (`data-select-on-focus`): here rather than in on* attributes, which the Content-Security-Policy
+// blocks.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+document.addEventListener("focusin", function (event) {
+  var field = event.target;
+  if (field.dataset && "selectOnFocus" in field.dataset) field.select();
+});

@@ -1,5 +1,6 @@
 // The lights dashboard: sends each control change as it happens and redraws every light from
-// the live feed once a second, so changes made elsewhere show without a reload (issue 5: < 2 s).
+// the live feed once a second, so changes made elsewhere show without a reload within 2 s
+// (docs/decisions.md, "The dashboard's live feed").
 (function () {
   "use strict";
   const root = document.getElementById("lights");

@@ -1,4 +1,4 @@
-// Schedules pages: show the fields of the chosen trigger and action, confirm deletes.
+// Schedules pages: show the fields of the chosen trigger and action (app.js confirms deletes).
 // The form works without this script (every field is shown); it only tidies it.
 (function () {
   "use strict";
@@ -25,10 +25,5 @@
       sync(form);
       form.addEventListener("change", function () { sync(form); });
     }
-    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
-      f.addEventListener("submit", function (event) {
-        if (!window.confirm(f.dataset.confirm)) { event.preventDefault(); }
-      });
-    });
   });
 })();

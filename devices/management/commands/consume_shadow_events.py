@@ -2,8 +2,9 @@
 
 Safe to run twice: a message is deleted only after the database commit that applied it, so a
 crash redelivers it, and `apply_events` ignores a version the cache already has. A message that
-can never be applied is copied to the dead-letter queue and then deleted, so it never blocks
-the queue.
+can never be applied (not a documents event, or one the database refuses: each message is
+applied in its own savepoint) is copied to the dead-letter queue and then deleted, so it never
+blocks the queue or the rest of its batch.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Consumer:
 
     @property
     def dead_url(self) -> str:
-        # In AWS the dead-letter queue is infrastructure (.ebextensions/02_resources.config,
+        # In AWS the dead-letter queue is infrastructure (the stack deploy/smartlight.yaml,
         # also the main queue's redrive target); locally it is made on first use.
         if self._dead_url is None:
             name = dead_letter_queue_name(self.queue_name)
@@ -63,14 +64,21 @@ class Consumer:
         if not messages:
             return {"received": 0, "applied": 0, "stale": 0, "poison": 0, "unknown": 0}
         events, handled, poison = [], [], 0
+        source: dict[int, dict[str, Any]] = {}  # id(event) -> its message
         for message in messages:
             try:
-                events.append(parse_message(message.get("Body", "")))
+                event = parse_message(message.get("Body", ""))
             except PoisonMessage as exc:
                 poison += 1
                 self.move_aside(message, str(exc))
+            else:
+                events.append(event)
+                source[id(event)] = message
             handled.append(message)
         result = apply_events(events)  # commits before anything is deleted below
+        for event, reason in result.failed:
+            poison += 1
+            self.move_aside(source[id(event)], f"the database refused it: {reason}")
         if result.unknown:
             log.info("documents for unregistered things dropped: %s", sorted(result.unknown))
         self.delete(handled)

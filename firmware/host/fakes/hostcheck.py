@@ -21,3 +21,26 @@ def check(name):
 
 def done():
     print(MARK + json.dumps(results))
+
+
+pending = []  # (name, async fn) registered by acheck, run in order by run_async()
+
+
+def acheck(name):
+    """Like check, for a coroutine function; run by `await hostcheck.run_async()`."""
+
+    def wrap(fn):
+        pending.append((name, fn))
+        return fn
+
+    return wrap
+
+
+async def run_async():
+    while pending:
+        name, fn = pending.pop(0)
+        try:
+            value = await fn()
+            results[name] = {"ok": True, "value": value}
+        except Exception as e:
+            results[name] = {"ok": False, "error": type(e).__name__ + ": " + repr(e)}

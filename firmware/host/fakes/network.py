@@ -5,6 +5,8 @@
 # "Wifi Internal Error": micropython/micropython#17661).
 STA_IF = 0
 AP_IF = 1
+AUTH_OPEN = 0
+AUTH_WPA2_PSK = 3
 
 # (ssid, bssid, channel, RSSI, security, hidden) as WLAN.scan() returns them
 AIR = []

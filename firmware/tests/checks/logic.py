@@ -3,12 +3,9 @@
 import json
 import os
 import socket
-import ssl
 
-import app
 import backoff
 import board
-import clock
 import effects
 import hostcheck
 import light
@@ -22,7 +19,6 @@ import store
 import wifimgr
 from clock import ticks_add, ticks_diff
 from hostcheck import check
-from umqtt.simple import BROKER, MQTTClient
 
 THING = "sl-0123456789ab"
 LOG = []
@@ -71,11 +67,10 @@ def make_device(cfg=None, saved=None, wifi=True, ssl=None):
         f.write("home;secret\n")
     network.AIR = [(b"home", b"\x00\x01\x02\x03\x04\x05", 6, -55, 3, False)] if wifi else []
     network.PASSWORDS = {"home": "secret"}
-    BROKER.reset()
     machine.resets = 0
     ntptime.fail = 0
     ntptime.calls = 0
-    d = board.make(root, machine, neopixel, network, socket, ntptime, MQTTClient, ssl, log)
+    d = board.make(root, machine, neopixel, network, socket, ntptime, ssl, None, log)
     return d, root
 
 
@@ -488,113 +483,14 @@ def _():
     return {
         "state": d.light.state,
         "pixel": list(d.renderer.pixel(0)),
-        "connects": BROKER.connects,
         "scans": network.scans > 0,
         "t": t is not None,
     }
 
 
-@check("connect follows the contract")
-def _():
-    d, _ = make_device()
-    run(d, d.now, 200)
-    c = BROKER.clients[-1]
-    return {
-        "client_id": c.client_id,
-        "server": [c.server, c.port, c.keepalive],
-        "will": [c.lw_topic, c.lw_msg, c.lw_qos, c.lw_retain],
-        "subscriptions": [list(s) for s in c.subscriptions],
-        "first_publish": list(BROKER.published[0]),
-        "online": d.online(),
-    }
-
-
-@check("get accepted after connect reports full state")
-def _():
-    d, _ = make_device()
-    t = run(d, d.now, 100)
-    BROKER.send(T.get_accepted, get_accepted({"color": "#123456", "speed": 7}))
-    t = run(d, t, 100)
-    rep = reported(BROKER.sent(T.update))
-    return {"reported": rep[-1], "pixel_changes": d.light.state["color"]}
-
-
-@check("broker loss keeps the light, backs off, and resyncs from get")
-def _():
-    d, _ = make_device(cfg={"offline_reboot_s": 0})
-    t = run(d, d.now, 100)
-    BROKER.send(T.get_accepted, get_accepted({"color": "#ff0000", "brightness": 255}))
-    t = run(d, t, 2000)
-    shown = list(d.renderer.pixel(0))
-    BROKER.down = True
-    frames = d.renderer.frames
-    attempts = []
-    last = BROKER.connects
-    start = t
-    for _ in range(6000):  # two minutes offline
-        t = ticks_add(t, 20)
-        d.step(t)
-        if BROKER.connects != last:
-            last = BROKER.connects
-            attempts.append(t - start)
-    offline_frames = d.renderer.frames - frames
-    still = list(d.renderer.pixel(0))
-    # Changed in the cloud while the light was away:
-    BROKER.down = False
-    BROKER.inbox = []
-    for _ in range(2000):
-        t = ticks_add(t, 20)
-        d.step(t)
-        if d.online():
-            break
-    gets = BROKER.sent(T.get)
-    BROKER.send(T.get_accepted, get_accepted({"color": "#0000ff"}))
-    t = run(d, t, 1000)
-    gaps = [attempts[i] - attempts[i - 1] for i in range(1, len(attempts))]
-    return {
-        "shown": shown,
-        "still": still,
-        "offline_frames": offline_frames,
-        "gaps": gaps,
-        "online": d.online(),
-        "gets": len(gets),
-        "color": d.light.state["color"],
-        "last_report": reported(BROKER.sent(T.update))[-1],
-    }
-
-
-@check("a publish failure inside the handler drops the link instead of raising")
-def _():
-    d, _ = make_device()
-    t = run(d, d.now, 100)
-    BROKER.send(T.delta, json.dumps({"state": {"brightness": 3}}))
-    client = BROKER.clients[-1]
-    real = client.publish
-
-    def failing(topic, msg, retain=False, qos=0):
-        raise OSError(104)
-
-    client.publish = failing
-    d.step(ticks_add(t, 20))
-    client.publish = real
-    return {"online": d.online(), "brightness": d.light.state["brightness"]}
-
-
-@check("a bad thing name keeps the light local")
-def _():
-    d, _ = make_device(cfg={"thing": "SL-NOT-A-THING", "offline_reboot_s": 1})
-    run(d, d.now, 3000)
-    return {
-        "connects": BROKER.connects,
-        "resets": machine.resets,
-        "frames": d.renderer.frames > 0,
-        "logged": [line for line in LOG if line.startswith("config:")][-1:],
-    }
-
-
 @check("fifteen minutes without the cloud reboots")
 def _():
-    d, _ = make_device(wifi=False)
+    d, _ = make_device()  # WiFi joined, the cloud never answers (the link task is not run)
     t = d.now
     rebooted_at = None
     for _ in range(1000):
@@ -606,167 +502,12 @@ def _():
     return rebooted_at
 
 
-@check("reboot command saves the state and resets")
-def _():
-    d, root = make_device()
-    t = run(d, d.now, 100)
-    BROKER.send(T.delta, json.dumps({"state": {"color": "#abcdef"}}))
-    BROKER.send(T.cmd, json.dumps({"id": "9", "cmd": "reboot"}))
-    t = run(d, t, 1000)
-    return {"resets": machine.resets, "saved": store.read_json(root, "state.json")}
-
-
-@check("a delta is shown on the pass that receives it")
-def _():
-    d, _ = make_device()
-    t = run(d, d.now, 100)
-    BROKER.send(T.delta, json.dumps({"state": {"color": "#0000ff", "brightness": 255,
-                                               "transition_ms": 0},
-                                     "version": 9}))
-    # One millisecond on: long before the next frame slot (frame_ms later).
-    d.step(ticks_add(t, 1))
-    return {"pixel": list(d.renderer.pixel(0)), "frame_ms": d.frame_ms}
-
-
-@check("identify command blinks the strip")
-def _():
-    d, _ = make_device()
-    t = run(d, d.now, 100)
-    BROKER.send(T.cmd, json.dumps({"id": "1", "cmd": "identify"}))
-    t = run(d, t, 40)
-    during = d.renderer.identifying
-    t = run(d, t, 3000)
-    return [during, d.renderer.identifying]
-
-
 @check("watchdog is fed on every pass")
 def _():
     d, _ = make_device(cfg={"wdt_ms": 30000})
     w = machine.wdts[-1]
     run(d, d.now, 1000)
     return {"timeout": w.timeout, "feeds": w.feeds}
-
-
-FRAME_COST_MS = 8  # simulated time a 150-LED frame takes: a pessimistic ESP32 render cost
-
-
-@check("the main loop renders 40+ fps with 150 LEDs and never sleeps inside a pass")
-def _():
-    d, _ = make_device(cfg={"led_count": 150}, saved={"effect": "rainbow", "brightness": 255})
-    sim = [d.now]  # the fake clock: moves only when the loop sleeps or a frame renders
-    start = d.now
-    inside = [False]
-    sleeps = []
-    sleeps_in_step = [0]
-    worst_pass = [0]
-    real_step = d.step
-    real_frame = d.renderer.frame
-
-    def fake_ticks():
-        return sim[0]
-
-    def fake_sleep(ms):
-        if inside[0]:
-            sleeps_in_step[0] += 1
-        sleeps.append(ms)
-        sim[0] = ticks_add(sim[0], ms)
-        if ticks_diff(sim[0], start) >= 1000:
-            d.running = False
-
-    def frame(now):
-        real_frame(now)
-        sim[0] = ticks_add(sim[0], FRAME_COST_MS)
-
-    def step(now):
-        inside[0] = True
-        began = clock.ticks_ms()  # real time: app's ticks_ms is the fake one
-        try:
-            real_step(now)
-        finally:
-            inside[0] = False
-        worst_pass[0] = max(worst_pass[0], ticks_diff(clock.ticks_ms(), began))
-
-    saved = (app.ticks_ms, app.sleep_ms, clock.sleep_ms)
-    app.ticks_ms = fake_ticks
-    app.sleep_ms = clock.sleep_ms = fake_sleep
-    d.step = step
-    d.renderer.frame = frame
-    writes = d.renderer.strip.writes
-    try:
-        d.run()
-    finally:
-        app.ticks_ms, app.sleep_ms, clock.sleep_ms = saved
-    return {
-        "frame_ms": d.frame_ms,
-        "simulated_ms": ticks_diff(sim[0], start),
-        "frames": d.renderer.strip.writes - writes,
-        "online": d.online(),
-        "sleeps_in_step": sleeps_in_step[0],
-        "longest_sleep": max(sleeps) if sleeps else None,
-        "worst_pass_real_ms": worst_pass[0],
-    }
-
-
-ENDPOINT = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com"
-CERTS = {
-    "AmazonRootCA1.pem": b"-----BEGIN CERTIFICATE-----\nroot\n",
-    "certificate.pem.crt": b"-----BEGIN CERTIFICATE-----\ndevice\n",
-    "private.pem.key": b"-----BEGIN RSA PRIVATE KEY-----\nkey\n",
-}
-
-
-@check("tls syncs time first, loads the certificates and sends the endpoint as SNI")
-def _():
-    ssl.contexts.clear()
-    d, root = make_device(cfg={"tls": True, "port": 8883, "endpoint": ENDPOINT}, ssl=ssl)
-    os.mkdir(root + "/certs")  # the files provisioning writes (DESIGN section 4)
-    for name in CERTS:
-        with open(root + "/certs/" + name, "wb") as f:
-            f.write(CERTS[name])
-    ntptime.fail = 2
-    run(d, d.now, 20000)
-    BROKER.down = True  # a reconnect builds its context again and sends SNI again
-    t = run(d, d.now, 1000)
-    BROKER.down = False
-    run(d, t, 40000)
-    ctx = ssl.contexts[-1] if ssl.contexts else None
-    return {
-        "ntp_calls": ntptime.calls,
-        "online": d.online(),
-        "port": BROKER.clients[-1].port if BROKER.clients else None,
-        "contexts": len(ssl.contexts),
-        "protocol": ctx.protocol == ssl.PROTOCOL_TLS_CLIENT if ctx else None,
-        "verify_required": ctx.verify_mode == ssl.CERT_REQUIRED if ctx else None,
-        "loaded": [ctx.cadata == CERTS["AmazonRootCA1.pem"],
-                   ctx.cert == CERTS["certificate.pem.crt"],
-                   ctx.key == CERTS["private.pem.key"]] if ctx else None,  # fmt: skip
-        "sni": [name for c in ssl.contexts for name in c.server_hostnames],
-        "connects": BROKER.connects,
-    }
-
-
-@check("plain mqtt skips time sync")
-def _():
-    d, _ = make_device(cfg={"tls": False})
-    run(d, d.now, 200)
-    return {"ntp_calls": ntptime.calls, "online": d.online(), "ssl": BROKER.clients[-1].ssl}
-
-
-@check("telemetry reports power after a change settles")
-def _():
-    d, _ = make_device(cfg={"led_count": 30})
-    t = run(d, d.now, 100)
-    look = {"on": True, "brightness": 255, "color": "#ffffff", "transition_ms": 0}
-    BROKER.send(T.get_accepted, get_accepted(look))
-    t = run(d, t, 3000)
-    BROKER.send(T.delta, json.dumps({"state": {"on": False}}))
-    t = run(d, t, 5000)
-    reports = reported(BROKER.sent(T.update))
-    power = [r["power_ma"] for r in reports if list(r.keys()) == ["power_ma"]]
-    return {"power_reports": power, "now": d.renderer.power_ma}
-
-
-# -- WiFi manager ---------------------------------------------------------------------------
 
 
 @check("wifi joins the strongest known network")
@@ -855,7 +596,6 @@ def _():
         "joined_after": joined_after,
         "portal_closed": w.ap is None and ap is not None and not ap.active(),
         "server_closed": socket.servers[-1].closed,
-        "online": d.online(),
     }
 
 
@@ -874,6 +614,99 @@ def _():
     except OSError:
         exists = False
     return {"status": socket.answered[0].decode().split("\r\n")[0], "stored": exists}
+
+
+# -- setup, uptime, power budget -----------------------------------------------------------
+
+
+@check("no reboot while the setup access point is open")
+def _():
+    d, _ = make_device(wifi=False)  # no known network: the portal opens and stays open
+    t = d.now
+    for _ in range(3600):  # an hour
+        t = ticks_add(t, 1000)
+        d.step(t)
+    portal = d.wifi.portal_open()
+    network.AIR = [(b"home", b"\x00\x01\x02\x03\x04\x05", 6, -55, 3, False)]
+    rebooted_at = None
+    back = t
+    for _ in range(1000):  # setup done: WiFi back, the cloud still unreachable
+        t = ticks_add(t, 1000)
+        d.step(t)
+        if machine.resets:
+            rebooted_at = ticks_diff(t, back)
+            break
+    return {"portal_hour": portal, "resets_during_setup": 0 if rebooted_at else machine.resets,
+            "rebooted_after_setup_s": rebooted_at // 1000 if rebooted_at else None}  # fmt: skip
+
+
+@check("the setup access point uses WPA2 and the page shows serial and claim code")
+def _():
+    socket.pending = [b"GET / HTTP/1.1\r\n\r\n"]
+    socket.answered = []
+    d, _ = make_device(
+        cfg={"serial": "0123456789ab", "claim_code": "K7Q-9XD-2MP", "ap_password": "lamp-8841-ok"},
+        wifi=False,
+    )
+    d.step(ticks_add(d.now, 20))
+    d.step(ticks_add(d.now, 40))
+    ap = d.wifi.ap.config_args if d.wifi.ap else {}
+    page = socket.answered[0].decode() if socket.answered else ""
+    return {
+        "essid": ap.get("essid"),
+        "password": ap.get("password"),
+        "wpa2": ap.get("authmode") == network.AUTH_WPA2_PSK,
+        "serial_shown": "0123456789ab" in page,
+        "claim_code_shown": "K7Q-9XD-2MP" in page,
+    }
+
+
+@check("without an ap_password the access point stays open and says so")
+def _():
+    d, _ = make_device(cfg={"ap_password": "short"}, wifi=False)
+    d.step(ticks_add(d.now, 20))
+    ap = d.wifi.ap.config_args if d.wifi.ap else {}
+    return {"password": ap.get("password"), "logged": [x for x in LOG if "open access" in x][-1:]}
+
+
+@check("uptime stays right across the ticks wrap")
+def _():
+    d, _ = make_device(cfg={"offline_reboot_s": 0}, wifi=False)
+    t = d.now
+    for _ in range(40 * 24 * 60):  # forty days, a pass a minute
+        t = ticks_add(t, 60000)
+        d.step(t)
+    return {"uptime_s": d.uptime_s, "telemetry": d.telemetry()["uptime_s"]}
+
+
+@check("the power budget keeps the board's own draw aside")
+def _():
+    d, _ = make_device(cfg={"max_ma": 850})
+    default, _ = make_device(cfg={"max_ma": 1000, "board_ma": 250})
+    unlimited, _ = make_device(cfg={"max_ma": 0})
+    return {
+        "strip": d.renderer.max_ma,
+        "reported": d.telemetry()["max_ma"],
+        "custom": default.renderer.max_ma,
+        "unlimited": unlimited.renderer.max_ma,
+        "default_max_ma": store.CONFIG["max_ma"],
+    }
+
+
+class Impl:
+    def __init__(self, name, version):
+        self.name = name
+        self.version = version
+
+
+@check("the runtime is checked at boot with a clear log line")
+def _():
+    del LOG[:]
+    old = board.check_runtime(log, Impl("micropython", (1, 21, 0, "")))
+    new = board.check_runtime(log, Impl("micropython", (1, 24, 1, "")))
+    cpython = board.check_runtime(log, Impl("cpython", (3, 11, 7, "final", 0)))
+    make_device()
+    return {"results": [old, new, cpython], "lines": LOG[:3], "boot": LOG[3]}
 
 
 hostcheck.done()

@@ -1,0 +1,1 @@
+"""Deployment to AWS: the CloudFormation stack, its outputs as settings, the Beanstalk bundle."""
