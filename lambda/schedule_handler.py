@@ -9,8 +9,8 @@ when an EventBridge rule delivers.
 
 Runs in AWS Lambda with boto3 and the deployment package `make lambda` builds (no Django): the
 package holds the platform's own schedules/timing.py (with croniter, astral and tzdata), so the
-Lambda and the portal compute every run with the same code. `handler(event, context, iot_data=..., events=...,
-scheduler=...)` takes injected clients for local use and tests.
+Lambda and the portal compute every run with the same code. `handler(event, context,
+iot_data=..., events=..., scheduler=...)` takes injected clients for local use and tests.
 
 Mirrored runs (the input has `mirror`, `at` and `trigger`; see schedules/mirror.py): EventBridge
 fires the schedule's rule or Scheduler schedule for the one run `at`. The Lambda reads the
