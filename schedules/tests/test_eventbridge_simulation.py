@@ -49,6 +49,8 @@ YEAR_KINDS = {
     "Sundays 02:30": {"trigger": "weekly", "run_time": dt.time(2, 30), "weekdays": [6]},
     "weekdays 00:15": {"trigger": "weekly", "run_time": dt.time(0, 15),
                        "weekdays": [0, 1, 2, 3, 4]},
+    "cron 30 2 * * *": {"trigger": "cron", "cron": "30 2 * * *"},
+    "cron 15 0 * * 1-5": {"trigger": "cron", "cron": "15 0 * * 1-5"},
     "sunrise": {"trigger": "sunrise"},
     "sunset -30 min": {"trigger": "sunset", "offset_minutes": -30},
 }
@@ -186,7 +188,7 @@ def test_a_year_of_every_kind_fires_exactly_at_next_runs_in_every_zone(
                 problems.append(f"{kind}: {problem}")
     assert problems == []
     # Every kind really ran all year (Tromsø has weeks without a sunrise or sunset).
-    assert total > 8 * (365 + 52 + 260) + 7 * 2 * 365
+    assert total > 8 * (365 + 52 + 260 + 365 + 260) + 7 * 2 * 365
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
