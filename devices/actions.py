@@ -169,6 +169,8 @@ def do_update_scene(scene: Scene, name: str, states: Mapping[str, Mapping[str, A
     try:
         with transaction.atomic():
             scene.save(update_fields=["name", "states"])
+            # What the schedules that apply it set has changed.
+            hooks.targets_changed(scenes=[scene])
     except IntegrityError as exc:
         raise SceneNameTaken([contract.FieldError(
             "name", f"this home already has a scene called “{name}”")]) from exc

@@ -160,6 +160,22 @@ def test_overwriting_a_scene_re_mirrors_the_schedules_that_apply_it(client_for, 
     assert states[lamp.thing_name]["brightness"] == 40
 
 
+def test_editing_a_scene_re_mirrors_the_schedules_that_apply_it(client_for, bob, home, lamp):
+    scene = Scene.objects.create(home=home, name="Movie", states={lamp.thing_name: {"on": False}})
+    movie = schedule(home, scene=str(scene.code), desired={})
+    MirrorOutbox.objects.all().delete()
+    t = lamp.thing_name
+
+    response = client_for(bob).post(f"/scenes/{scene.code}/", {
+        "name": "Movie", f"keep-{t}": "on", f"on-{t}": "on", f"brightness-{t}": "20",
+        f"white-{t}": "2200", f"color-{t}": "#ffffff"})
+
+    assert response.status_code == 302
+    assert marked() == {str(movie.code)}
+    states = Schedule.objects.get(pk=movie.pk).lambda_input()["states"]
+    assert states[t] == {"on": True, "brightness": 51, "color_temp_k": 2200}
+
+
 def test_a_light_added_in_the_admin_joins_its_rooms_schedules(home, rooms, lamp):
     hall = schedule(home, rooms=[str(rooms[0].code)])
     MirrorOutbox.objects.all().delete()
