@@ -264,8 +264,7 @@ def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count
     """
     existed = out.exists()
     provisioning.check_out_dir(out)
-    undo = provisioning.Undo()
-    try:
+    with provisioning.all_or_nothing() as undo:
         if settings.AWS_MODE == "local":
             provisioning.ensure_thing_type()
         provisioning.ensure_device_policy()
@@ -294,16 +293,6 @@ def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count
                 provisioning.deactivate_certificate(device.thing_name, arn)
             if created:
                 iot_cookie.mark_home(home)
-    except Exception as exc:
-        left = undo.rollback()
-        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
-                                OSError)):
-            raise
-        message = str(exc)
-        if left:
-            message += " (could not undo: " + "; ".join(left) + ")"
-        raise provisioning.ProvisioningError(message) from exc
-    undo.commit()
     return device
 
 
@@ -326,12 +315,11 @@ def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_
     """
     existed = out.exists()
     provisioning.check_out_dir(out)
-    undo = provisioning.Undo()
     made_at = timezone.now()
     expires = made_at + timedelta(days=expires_days)
     batch = made_at.strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
     made: list[labels.Label] = []
-    try:
+    with provisioning.all_or_nothing() as undo:
         if settings.AWS_MODE == "local":
             provisioning.ensure_thing_type()
             provisioning.ensure_serials_table()
@@ -382,16 +370,6 @@ def do_make_batch(count: int, method: str, out: Path, *, expires_days: int, led_
             Serial.objects.bulk_create(rows)
             labels.write_csv(out / "lights.csv", made)
             labels.write_sheet(out / "labels.pdf", made)
-    except Exception as exc:
-        left = undo.rollback()
-        if not isinstance(exc, (provisioning.ProvisioningError, *provisioning.AWS_ERRORS,
-                                OSError)):
-            raise
-        message = str(exc)
-        if left:
-            message += " (could not undo: " + "; ".join(left) + ")"
-        raise provisioning.ProvisioningError(message) from exc
-    undo.commit()
     return made
 
 

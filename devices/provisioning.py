@@ -11,11 +11,12 @@ CloudFormation stack creates it; in local mode the platform creates it when it i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,25 @@ class Undo:
                 log.warning("could not undo %s: %s", what, exc)
                 failed.append(f"{what}: {exc}")
         return failed
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[Undo]:
+    """Run a provisioning step by step: what the block registers on the Undo it is given is
+    taken back if the block fails. AWS, file and provisioning errors come out as one
+    ProvisioningError that also says what could not be undone; anything else is re-raised."""
+    undo = Undo()
+    try:
+        yield undo
+    except Exception as exc:
+        left = undo.rollback()
+        if not isinstance(exc, (ProvisioningError, *AWS_ERRORS, OSError)):
+            raise
+        message = str(exc)
+        if left:
+            message += " (could not undo: " + "; ".join(left) + ")"
+        raise ProvisioningError(message) from exc
+    undo.commit()
 
 
 # --- things and certificates -----------------------------------------------------------------
