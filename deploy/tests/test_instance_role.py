@@ -456,6 +456,65 @@ def _schedule_flow(ctx, backend: str) -> None:
     assert mirror.actual_spec(str(schedule.code), backend) is None
 
 
+def _reconcile_flow(ctx, backend: str) -> None:
+    """A schedule whose remote copy went missing: reconcile_schedules --fix writes it again."""
+    from devices.models import Device
+    from schedules import actions, mirror
+    from schedules.tests.conftest import weekly_raw
+
+    ctx.settings.SCHEDULE_BACKEND = backend
+    ctx.monkeypatch.setattr(mirror, "NAME_PREFIX", ctx.stack["ScheduleNamePrefix"])
+    lamp = Device.objects.create(home=ctx.home, name="Bed lamp", thing_name="sl-0000000000b1")
+    with ctx.capture(execute=True):
+        schedule = actions.do_create_schedule(
+            ctx.home, actions.clean_schedule(ctx.home, weekly_raw(lamp)))
+    name = mirror.mirror_name(schedule.code)
+    if backend == "rules":
+        events = boto3.client("events", region_name=REGION)
+        events.remove_targets(Rule=name, Ids=[mirror.TARGET_ID])
+        events.delete_rule(Name=name)
+    else:
+        boto3.client("scheduler", region_name=REGION).delete_schedule(Name=name)
+    with ctx.recorder.recording(f"reconcile_schedules --fix ({backend})"):
+        call_command("reconcile_schedules", "--fix", stdout=io.StringIO())
+    assert mirror.drift(str(schedule.code), backend=backend) is None
+
+
+def flow_reconcile_rules(ctx) -> None:
+    _reconcile_flow(ctx, "rules")
+
+
+def flow_reconcile_scheduler(ctx) -> None:
+    _reconcile_flow(ctx, "scheduler")
+
+
+def flow_reconcile_iot_cookie(ctx) -> None:
+    with ctx.recorder.recording("reconcile_iot_cookie --fix"):
+        call_command("reconcile_iot_cookie", "--fix", stdout=io.StringIO(),
+                     stderr=io.StringIO())
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=ctx.settings.IOT_COOKIE_TABLE, Key={"user_id": {"S": ctx.alice.iot_user_id}})
+    assert "Item" in item
+
+
+def flow_failed_provisioning(ctx) -> None:
+    """The bundle cannot be written: what was made in AWS is taken back."""
+    from django.core.management import CommandError
+
+    from devices import provisioning
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    ctx.monkeypatch.setattr(provisioning, "write_bundle", disk_full)
+    with ctx.recorder.recording("failed provision_device"), pytest.raises(CommandError):
+        call_command("provision_device", "--home", str(ctx.home.code), "--name", "Desk strip",
+                     "--out", str(ctx.tmp_path / "bundle"))
+    iot = boto3.client("iot", region_name=REGION)
+    assert iot.list_things()["things"] == []
+    assert iot.list_certificates()["certificates"] == []
+
+
 def flow_schedules_rules(ctx) -> None:
     _schedule_flow(ctx, "rules")
 
@@ -543,6 +602,16 @@ FLOWS: dict[str, tuple[Callable, set[str]]] = {
     "schedule mirror (scheduler)": (flow_schedules_scheduler,
                                     {"scheduler:CreateSchedule", "scheduler:DeleteSchedule",
                                      "iam:PassRole"}),
+    "reconcile_schedules --fix (rules)": (flow_reconcile_rules,
+                                          {"events:ListRules", "events:PutRule"}),
+    "reconcile_schedules --fix (scheduler)": (flow_reconcile_scheduler,
+                                              {"scheduler:ListSchedules",
+                                               "scheduler:CreateSchedule"}),
+    "reconcile_iot_cookie --fix": (flow_reconcile_iot_cookie, {"dynamodb:Scan",
+                                                               "dynamodb:PutItem"}),
+    "failed provision_device": (flow_failed_provisioning,
+                                {"iot:DeleteCertificate", "iot:DeleteThing",
+                                 "iot:DetachThingPrincipal"}),
     "shadow gateway": (flow_shadow_gateway, {"iot:UpdateThingShadow", "iot:Publish"}),
     "consume shadow events": (flow_consume_shadow_events,
                               {"sqs:ReceiveMessage", "sqs:DeleteMessage"}),
