@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts import iot_cookie
+from accounts import hooks, iot_cookie
 from accounts.models import ApiToken, Home, Invitation, Membership, Role, User
 
 log = logging.getLogger(__name__)
@@ -70,15 +70,9 @@ def do_update_home(
     if (latitude is None) != (longitude is None):
         raise ActionError("Give both latitude and longitude, or neither.")
     if latitude is None and home.has_location:
-        from schedules.models import Schedule, Trigger
-
-        sun = Schedule.objects.filter(home=home, trigger__in=[Trigger.SUNRISE, Trigger.SUNSET])
-        if sun.exists():
-            names = ", ".join(sorted(sun.values_list("name", flat=True))[:5])
-            raise ActionError(
-                "Sunrise and sunset schedules need the home's location "
-                f"({names}): change or delete them before removing it."
-            )
+        reasons = hooks.location_needed(home)
+        if reasons:
+            raise ActionError(" ".join(reasons))
     home.name = name
     home.timezone = timezone
     home.latitude = latitude
@@ -95,10 +89,8 @@ def do_update_home(
         if (before["timezone"], before["latitude"], before["longitude"]) != (
             timezone, latitude, longitude
         ):
-            # Schedules run in the home's clock and sun: their next runs and mirrors move.
-            from schedules.actions import do_home_clock_changed
-
-            do_home_clock_changed(home)
+            # Whatever runs in the home's clock and sun (schedules) moves with it.
+            hooks.home_clock_changed(home)
     return home
 
 

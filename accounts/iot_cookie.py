@@ -7,7 +7,9 @@ control). It is derived entirely from the database, so writing it is idempotent:
 the item the database implies, or deletes it when the person has no home (or no account) left.
 
 Changes are recorded in `IotCookieOutbox` inside the caller's transaction (`mark_users`,
-`mark_home`) and pushed once it commits; reconcile_iot_cookie finds and repairs any drift.
+`mark_home`) and pushed once it commits by the one outbox task (smartlight.outbox, mirror
+"iot_cookie"); reconcile_iot_cookie finds and repairs any drift. The things of a home come from
+devices through accounts.hooks (accounts does not import the apps above it).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from django.apps import apps
 from django.conf import settings
 
+from accounts import hooks
 from accounts.models import ROLE_RANK, Home, IotCookieOutbox, Membership, Role, User
 from smartlight import aws, outbox
 
@@ -45,13 +47,7 @@ def expected_items(user_ids: Iterable[str] | None = None) -> dict[str, dict[str,
     if user_ids is not None:
         memberships = memberships.filter(user__iot_user_id__in=list(user_ids))
     memberships = list(memberships.order_by("user_id", "home__code"))
-    Device = apps.get_model("devices", "Device")
-    things_by_home: dict[int, list[str]] = {}
-    home_ids = {m.home_id for m in memberships}
-    for home_id, thing in Device.objects.filter(home_id__in=home_ids).values_list(
-        "home_id", "thing_name"
-    ):
-        things_by_home.setdefault(home_id, []).append(thing)
+    things_by_home = hooks.things_of_homes({m.home_id for m in memberships})
 
     items: dict[str, dict[str, Any]] = {}
     for m in memberships:
@@ -136,7 +132,7 @@ def mark_users(user_ids: Iterable[str]) -> None:
     """Record that these users' items are stale and push them once the transaction commits."""
     ids = sorted({uid for uid in user_ids if uid})
     if ids:
-        outbox.mark(IotCookieOutbox, ids, "user_id", enqueue_push)
+        outbox.mark(MIRROR, ids)
 
 
 def mark_home(home: Home) -> None:
@@ -150,7 +146,9 @@ def mark_user(user: User) -> None:
     mark_users([user.iot_user_id])
 
 
-def enqueue_push(user_id: str) -> None:
-    from accounts.tasks import push_iot_cookie
+MIRROR = "iot_cookie"
 
-    push_iot_cookie.delay(user_id)
+
+def register() -> None:
+    """Register the mirror with the outbox (AccountsConfig.ready)."""
+    outbox.register(outbox.Mirror(MIRROR, IotCookieOutbox, "user_id", lambda key: push(key)))

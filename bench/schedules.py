@@ -152,10 +152,10 @@ def bench_sync(home) -> None:
         with mock_aws():
             started = time.perf_counter()
             for code in codes:
-                mirror.push(code, now=NOW, backend=backend)
+                mirror.push(code, now=NOW, backend_name=backend)
             elapsed = time.perf_counter() - started
             started = time.perf_counter()
-            drifting = [c for c in codes if mirror.drift(c, now=NOW, backend=backend)]
+            drifting = [c for c in codes if mirror.drift(c, now=NOW, backend_name=backend)]
             checked = time.perf_counter() - started
         assert not drifting, drifting[:3]
         print(

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import claims, labels, provisioning, shadow, tasks
+from devices import claims, hooks, labels, provisioning, shadow
 from devices.models import (
     ROOM_NAME_TAKEN,
     Device,
@@ -107,6 +107,8 @@ def do_save_scene(home: Home, name: str, devices: Iterable[Device]) -> Scene:
         scene, _ = Scene.objects.update_or_create(
             home=home, name=name, defaults={"states": states}
         )
+        # Overwriting a scene changes what the schedules that apply it set.
+        hooks.targets_changed(scenes=[scene])
     return scene
 
 
@@ -157,15 +159,13 @@ def do_refresh_from_shadow(device: Device) -> Device:
 
 
 # Schedules' EventBridge mirrors list the thing names they set (docs/device-contract.md), so
-# every change to which lights a schedule reaches re-mirrors those schedules, in the same
+# every change to which lights a schedule reaches tells them through devices.hooks, in the same
 # transaction.
 
 
 def do_update_device(device: Device, *, name: str | None = None,
                      room: Room | None | object = UNCHANGED) -> Device:
     """Rename a light and/or move it to another room of its home (or out of any room)."""
-    from schedules.actions import mirror_schedules_targeting
-
     fields = []
     old_room = device.room
     if name is not None and name != device.name:
@@ -180,7 +180,7 @@ def do_update_device(device: Device, *, name: str | None = None,
         device.save(update_fields=fields)
         if "room" in fields:
             # Schedules of the room it left and of the room it joined now set other lights.
-            mirror_schedules_targeting(devices=[device], rooms=[r for r in [old_room] if r])
+            hooks.targets_changed(devices=[device], rooms=[old_room])
     return device
 
 
@@ -227,28 +227,18 @@ def do_rename_room(room: Room, name: str) -> Room:
 
 def do_delete_room(room: Room) -> None:
     """Remove a room; its lights stay in the home, without a room."""
-    from schedules.actions import mirror_schedules_targeting
-
     with transaction.atomic():
-        mirror_schedules_targeting(rooms=[room])
+        hooks.targets_changed(rooms=[room])
         room.delete()
 
 
 def do_delete_scene(scene: Scene) -> int:
     """Delete a scene. Schedules that applied it have nothing left to do: they are switched
     off (not deleted, so nobody's schedule vanishes) and say why. Returns how many."""
-    from schedules.actions import mirror_schedules_targeting
-    from schedules.models import Schedule
-
     with transaction.atomic():
-        affected = list(Schedule.objects.filter(scene=scene).values_list("pk", flat=True))
-        mirror_schedules_targeting(scenes=[scene])
+        affected = hooks.scene_deleting(scene)
         scene.delete()
-        Schedule.objects.filter(pk__in=affected).update(
-            enabled=False, next_run=None,
-            last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
-        )
-    return len(affected)
+    return affected
 
 
 # --- provisioning -----------------------------------------------------------------------------
@@ -293,6 +283,8 @@ def do_provision_device(home: Home, name: str, *, room_name: str = "", led_count
                 provisioning.deactivate_certificate(device.thing_name, arn)
             if created:
                 iot_cookie.mark_home(home)
+            # A new light joins its room's schedules; an existing one may have changed room.
+            hooks.targets_changed(devices=[device])
     return device
 
 
@@ -420,6 +412,8 @@ def do_claim_light(home: Home, code_text: str, *, name: str = "",
         serial.claimed = timezone.now()
         serial.save(update_fields=["device", "claimed"])
         iot_cookie.mark_home(home)
+        # Claimed into a room: that room's schedules now set it too.
+        hooks.targets_changed(devices=[device])
         transaction.on_commit(lambda: _after_claim(device))
     return device
 
@@ -449,12 +443,10 @@ def do_remove_device(device: Device) -> None:
     once it commits (retried until it succeeds). A light the platform made gets its serial
     back, so after a factory reset it can provision itself and be claimed again.
     """
-    from schedules.actions import mirror_schedules_targeting
-
     with transaction.atomic():
         home = device.home
-        # Marked before the delete: afterwards the schedules no longer name the light.
-        mirror_schedules_targeting(devices=[device])
+        # Told before the delete: afterwards the schedules no longer name the light.
+        hooks.targets_changed(devices=[device])
         serial = Serial.objects.filter(device=device).first()
         if serial is not None:
             # Re-armed: the label's code works again for whoever claims the light next.
@@ -468,11 +460,29 @@ def do_remove_device(device: Device) -> None:
         iot_cookie.mark_home(home)
 
 
+RETIRED_MIRROR = "retired_thing"
+
+
+def register_mirror() -> None:
+    """Register the take-down of removed things with the one outbox (DevicesConfig.ready)."""
+    outbox.register(outbox.Mirror(RETIRED_MIRROR, RetiredThing, "thing_name",
+                                  lambda thing: push_retired(thing)))
+
+
+def push_retired(thing_name: str) -> str:
+    """Take the thing down in AWS (safe to repeat) and re-arm its serial for the hook."""
+    entry = RetiredThing.objects.filter(thing_name=thing_name).first()
+    provisioning.retire_thing(thing_name)
+    if entry is not None and entry.serial:
+        provisioning.set_serial_status(entry.serial, "made", thing_name)
+    return "retired"
+
+
 def retire_things(thing_names: list[str], serial: str = "") -> None:
     """Record (inside the caller's transaction) that these things' AWS side must go."""
     for thing in thing_names:
         RetiredThing.objects.update_or_create(thing_name=thing, defaults={"serial": serial})
-    outbox.mark(RetiredThing, list(thing_names), "thing_name", tasks.enqueue_retire)
+    outbox.mark(RETIRED_MIRROR, thing_names)
 
 
 def do_revoke_certificate(device: Device) -> list[str]:

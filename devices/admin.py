@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts import iot_cookie
 from accounts.models import Home
-from devices import actions, provisioning, shadow
+from devices import actions, hooks, provisioning, shadow
 from devices.models import Device, RetiredThing, Room, Scene, Serial
 from smartlight import contract
 
@@ -29,6 +29,20 @@ class RoomAdmin(admin.ModelAdmin):
     list_select_related = ["home"]
     list_filter = [("home", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "home__name"]
+
+    # Schedules reach lights through rooms: every path that changes a room tells them.
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change:
+                hooks.targets_changed(rooms=[obj])
+
+    def delete_model(self, request, obj):
+        actions.do_delete_room(obj)
+
+    def delete_queryset(self, request, queryset):
+        for room in queryset:
+            actions.do_delete_room(room)
 
 
 def _pretty(document: Any) -> str:
@@ -116,32 +130,28 @@ class DeviceAdmin(admin.ModelAdmin):
              for key, value in sorted(pending.items())),
         )
 
-    # --- the iot_cookie mirror lists each member's things: keep it told of moves ---
+    # --- the iot_cookie mirror and schedules list things: keep them told of every change ---
     def save_model(self, request, obj, form, change):
-        from schedules.actions import mark_for_mirror, mirror_schedules_targeting
-
         with transaction.atomic():
             before = (
                 Device.objects.filter(pk=obj.pk)
                 .values("home_id", "room_id", "thing_name").first()
             )
-            if before is not None and before["home_id"] != obj.home_id:
-                # Another home's schedules must not keep reaching this light.
-                leaving = list(obj.schedules.all())
-                obj.schedules.remove(*leaving)
-                for schedule in leaving:
-                    mark_for_mirror(schedule.code)
             super().save_model(request, obj, form, change)
             if before is None:
-                # A light added here joins its home's members' iot_cookie items.
+                # A light added here joins its home's members' iot_cookie items and its
+                # room's schedules.
                 iot_cookie.mark_home(obj.home)
+                hooks.targets_changed(devices=[obj])
                 return
             if before["home_id"] != obj.home_id:
                 iot_cookie.mark_home(obj.home)
                 iot_cookie.mark_home(Home.objects.get(pk=before["home_id"]))
-            if (before["room_id"], before["thing_name"]) != (obj.room_id, obj.thing_name):
+            if (before["home_id"], before["room_id"], before["thing_name"]) != (
+                obj.home_id, obj.room_id, obj.thing_name
+            ):
                 old_rooms = list(Room.objects.filter(pk=before["room_id"]))
-                mirror_schedules_targeting(devices=[obj], rooms=old_rooms)
+                hooks.targets_changed(devices=[obj], rooms=old_rooms)
 
     def delete_model(self, request, obj):
         actions.do_delete_device(obj)
@@ -257,3 +267,16 @@ class SceneAdmin(admin.ModelAdmin):
     list_display = ["name", "home"]
     list_select_related = ["home"]
     list_filter = [("home", admin.RelatedOnlyFieldListFilter)]
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change:
+                hooks.targets_changed(scenes=[obj])
+
+    def delete_model(self, request, obj):
+        actions.do_delete_scene(obj)
+
+    def delete_queryset(self, request, queryset):
+        for scene in queryset:
+            actions.do_delete_scene(scene)

@@ -7,12 +7,24 @@ and `"time"`: the fire time (EventBridge Scheduler substitutes `<aws.scheduler.s
 the local runner passes the due time). Without it the fire time is the current minute, which is
 when an EventBridge rule delivers.
 
-Runs in AWS Lambda with nothing but boto3 (no Django). `handler(event, context, iot_data=...)`
-takes an injected iot-data client for local use and tests.
+Runs in AWS Lambda with boto3 and the deployment package `make lambda` builds (no Django): the
+package holds the platform's own schedules/timing.py (with croniter, astral and tzdata), so the
+Lambda and the portal compute every run with the same code. `handler(event, context,
+iot_data=..., events=..., scheduler=...)` takes injected clients for local use and tests.
 
-Idempotency for one schedule and fire time: every shadow write carries the same `clientToken`
-(schedule + fire minute), and the write only sets desired keys, so a redelivered event leaves
-the same shadow. A warm container also remembers the tokens it has completed and skips them.
+Mirrored runs (the input has `mirror`, `at` and `trigger`; see schedules/mirror.py): EventBridge
+fires the schedule's rule or Scheduler schedule for the one run `at`. The Lambda reads the
+resource, and
+- if its `done` is at or after `at`, this is a redelivery: nothing is written;
+- otherwise writes the run's state, then re-points the resource at the following run of
+  `trigger` (after `at`) and records `done` = `at`; after the last run it deletes the resource.
+The resource itself is the durable record of which runs are done, so a redelivery to a cold
+container changes nothing, and schedules keep firing without anything on the platform's side.
+
+Idempotency within a run: every shadow write carries the same `clientToken` (schedule + run
+minute), and the write only sets desired keys. A warm container also remembers the tokens it
+has completed and skips them. Unmirrored input (the local runner) is handled the same way minus
+the resource.
 """
 
 from __future__ import annotations
@@ -27,8 +39,10 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-# The light-state contract: lambda/build.py puts smartlight/contract.py (standard library only)
-# into the zip, so the same module checks the state here and in the platform.
+# The light-state contract and the schedule arithmetic: lambda/build.py puts
+# smartlight/contract.py and schedules/timing.py (neither needs Django) into the zip, so the same
+# modules check the state and compute every run here and in the platform.
+from schedules import timing
 from smartlight import contract
 
 THING_RE = re.compile(r"\Asl-[0-9a-f]{12}\Z")  # \Z: `$` would allow a trailing newline
@@ -105,7 +119,7 @@ def client_token(schedule: str, fire_time: dt.datetime) -> str:
     return f"sch-{uuid.UUID(schedule).hex}-{fire_time:%Y%m%d%H%M}"
 
 
-def _default_client():
+def _default_client() -> Any:
     import boto3
 
     endpoint = os.environ.get("IOT_DATA_ENDPOINT_URL") or (
@@ -121,17 +135,36 @@ def _remember(key: str) -> None:
 
 
 def handler(
-    event: Any, context: Any = None, *, iot_data: Any = None, now: dt.datetime | None = None
+    event: Any,
+    context: Any = None,
+    *,
+    iot_data: Any = None,
+    events: Any = None,
+    scheduler: Any = None,
+    now: dt.datetime | None = None,
 ) -> dict:
     """Write the desired state to each thing. One failing thing does not stop the others."""
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
     try:
         schedule, things, desired, states, fire_time = validate(event, now)
+        point = mirror_point(event, schedule) if "mirror" in event else None
     except InvalidInput as exc:
         result = {"status": "invalid", "error": str(exc), "ok": [], "failed": []}
         _log_line(result, started)
         return result
+
+    resource = None
+    if point is not None:
+        fire_time = point.at  # the run, whenever (and however often) it is delivered
+        resource = MIRRORS[point.backend](events if point.backend == "rules" else scheduler)
+        held = resource.read(point.name)
+        skip = _already_done(held, point)
+        if skip:
+            result = {"status": skip, "schedule": schedule, "fire_time": _iso(fire_time),
+                      "ok": [], "duplicate": list(things), "failed": []}
+            _log_line(result, started)
+            return result
 
     token = client_token(schedule, fire_time)
     client = iot_data or _default_client()
@@ -160,14 +193,202 @@ def handler(
     result = {
         "status": status,
         "schedule": schedule,
-        "fire_time": fire_time.isoformat().replace("+00:00", "Z"),
+        "fire_time": _iso(fire_time),
         "client_token": token,
         "ok": ok,
         "duplicate": skipped,
         "failed": failed,
     }
+    if point is not None and resource is not None:
+        # Even when lights failed: the schedule moves on (retrying a past run later would set
+        # a stale state), and the failures are in the log line.
+        result["next"] = repoint(resource, point, held, now)
     _log_line(result, started)
     return result
+
+
+# --- mirrored runs: the resource that fired, and re-pointing it -------------------------------
+class MirrorPoint:
+    """What a mirrored event says about itself: where it came from and which run it is."""
+
+    def __init__(self, backend: str, name: str, at: dt.datetime, trigger: Any,
+                 definition: dict) -> None:
+        self.backend = backend
+        self.name = name
+        self.at = at
+        self.trigger = trigger
+        self.definition = definition
+
+
+DEFINITION_KEYS = ("things", "desired", "states", "trigger")
+MIRROR_NAME_RE = re.compile(r"\Asmartlight-(?:[a-z0-9-]{1,40}-)?[0-9a-f-]{36}\Z")
+
+
+def _iso(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(value: Any, where: str) -> dt.datetime:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where} must be an ISO 8601 date-time")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(f"{where} {value!r} is not an ISO 8601 date-time") from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{where} needs a UTC offset")
+    return parsed.astimezone(dt.UTC)
+
+
+def mirror_point(event: dict, schedule: str) -> MirrorPoint:
+    mirror = event.get("mirror")
+    if not isinstance(mirror, dict) or mirror.get("backend") not in MIRRORS:
+        raise InvalidInput('mirror must be {"backend": "rules" | "scheduler", "name": ...}')
+    name = mirror.get("name")
+    # smartlight-[<environment>-]<the schedule's UUID>: never another schedule's resource.
+    if not isinstance(name, str) or not MIRROR_NAME_RE.match(name) or not name.endswith(schedule):
+        raise InvalidInput(f"mirror.name must be 'smartlight-…{schedule}', the schedule's own "
+                           "resource")
+    try:
+        trigger = timing.trigger_from_dict(event.get("trigger"))
+    except timing.TriggerError as exc:
+        raise InvalidInput(f"trigger: {exc.reason}") from exc
+    at = _instant(event.get("at"), "at")
+    definition = {key: event.get(key) for key in DEFINITION_KEYS}
+    return MirrorPoint(mirror["backend"], name, at, trigger, definition)
+
+
+def _payload(held: dict | None) -> dict:
+    try:
+        return json.loads((held or {}).get("input") or "{}")
+    except ValueError:
+        return {}
+
+
+def _already_done(held: dict | None, point: MirrorPoint) -> str | None:
+    """"gone" when the resource no longer exists (the schedule was deleted or has ended),
+    "duplicate" when it records this run as done; None to go ahead."""
+    if held is None:
+        return "gone"
+    done = _payload(held).get("done")
+    if done and _instant(done, "done") >= point.at:
+        return "duplicate"
+    return None
+
+
+def repoint(resource: Any, point: MirrorPoint, held: dict, now: dt.datetime) -> str | None:
+    """Record `at` as done and, if the resource still points at this run of this definition,
+    point it at the following run (runs already past are counted as done: their state is the
+    one just written). Returns the next run, or None when the resource was deleted."""
+    payload = _payload(held)
+    payload["done"] = _iso(point.at)
+    expression = held["expression"]
+    current_at = payload.get("at")
+    same = {key: payload.get(key) for key in DEFINITION_KEYS} == point.definition
+    if same and current_at and _instant(current_at, "at") <= point.at:
+        following = timing.next_run(point.trigger, point.at)
+        while following is not None and following <= now:
+            payload["done"] = _iso(following)
+            following = timing.next_run(point.trigger, following)
+        if following is None:
+            resource.delete(point.name)
+            return None
+        payload["at"] = _iso(following)
+        expression = resource.expression(following)
+    # Otherwise the platform rewrote it meanwhile (an edit): keep its run, only add `done`.
+    resource.write(point.name, held, expression,
+                   json.dumps(payload, separators=(",", ":"), sort_keys=True))
+    return payload.get("at")
+
+
+class RulesResource:
+    """The schedule's EventBridge rule (a one-minute UTC cron with the full date)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client or _aws_client("events")
+
+    @staticmethod
+    def expression(run: dt.datetime) -> str:
+        run = run.astimezone(dt.UTC)
+        return f"cron({run.minute} {run.hour} {run.day} {run.month} ? {run.year})"
+
+    def read(self, name: str) -> dict | None:
+        try:
+            rule = self.client.describe_rule(Name=name)
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
+        targets = self.client.list_targets_by_rule(Rule=name).get("Targets", [])
+        if len(targets) != 1:
+            return None
+        return {"expression": rule.get("ScheduleExpression", ""),
+                "state": rule.get("State", "ENABLED"), "input": targets[0].get("Input", ""),
+                "target": targets[0]}
+
+    def write(self, name: str, held: dict, expression: str, payload: str) -> None:
+        target = {key: held["target"][key] for key in ("Id", "Arn") if key in held["target"]}
+        self.client.put_targets(Rule=name, Targets=[{**target, "Input": payload}])
+        if expression != held["expression"]:
+            self.client.put_rule(Name=name, ScheduleExpression=expression, State=held["state"],
+                                 Description="Smart Light schedule")
+
+    def delete(self, name: str) -> None:
+        self.client.remove_targets(Rule=name, Ids=["schedule-lambda"])
+        self.client.delete_rule(Name=name)
+
+
+class SchedulerResource:
+    """The schedule's EventBridge Scheduler schedule (a one-time `at()` in UTC)."""
+
+    GROUP = "default"
+    # What UpdateSchedule needs back (it replaces the whole schedule).
+    KEEP = ("Description", "EndDate", "FlexibleTimeWindow", "KmsKeyArn", "StartDate",
+            "ActionAfterCompletion")
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client or _aws_client("scheduler")
+
+    @staticmethod
+    def expression(run: dt.datetime) -> str:
+        return f"at({run.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S})"
+
+    def read(self, name: str) -> dict | None:
+        try:
+            found = self.client.get_schedule(Name=name, GroupName=self.GROUP)
+        except Exception as exc:
+            if _not_found(exc):
+                return None
+            raise
+        return {"expression": found["ScheduleExpression"], "state": found.get("State", "ENABLED"),
+                "input": found.get("Target", {}).get("Input", ""), "schedule": found}
+
+    def write(self, name: str, held: dict, expression: str, payload: str) -> None:
+        found = held["schedule"]
+        kwargs = {key: found[key] for key in self.KEEP if found.get(key) is not None}
+        self.client.update_schedule(
+            Name=name, GroupName=self.GROUP, ScheduleExpression=expression,
+            ScheduleExpressionTimezone="UTC", State=held["state"],
+            Target={**found["Target"], "Input": payload}, **kwargs,
+        )
+
+    def delete(self, name: str) -> None:
+        self.client.delete_schedule(Name=name, GroupName=self.GROUP)
+
+
+MIRRORS = {"rules": RulesResource, "scheduler": SchedulerResource}
+
+
+def _not_found(exc: Exception) -> bool:
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in {"ResourceNotFoundException", "ResourceNotFound"}
+
+
+def _aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
 
 
 def _error_text(exc: Exception) -> str:
@@ -180,6 +401,8 @@ def _error_text(exc: Exception) -> str:
 
 def _log_line(result: dict, started: float) -> None:
     # One structured line per run: CloudWatch Logs Insights can filter on its fields.
+    if not log.isEnabledFor(logging.INFO):
+        return
     line = {
         "event": "schedule_run",
         "status": result["status"],

@@ -1,5 +1,9 @@
 """Changes to schedules. Each runs in one transaction that also writes the mirror outbox row;
-the push to EventBridge is scheduled with transaction.on_commit (docs/architecture.md)."""
+the push to EventBridge is scheduled with transaction.on_commit (smartlight.outbox,
+docs/architecture.md).
+
+The receivers at the end are how accounts and devices, which sit below schedules and do not
+import it, reach schedules: SchedulesConfig.ready registers them in their hooks modules."""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Home
 from devices.models import Device, Room, Scene
-from schedules import timing
+from schedules import mirror, timing
 from schedules.models import MirrorOutbox, Schedule
 from smartlight import contract, outbox
 
@@ -166,16 +171,30 @@ def _resolve(model, home: Home, codes: list, where: str, errors: list) -> list:
 
 
 # --- the mirror outbox -----------------------------------------------------------------------
+MIRROR = "schedule_mirror"
+# Immediate attempts when the push runs in-process (no worker to retry it later).
+EAGER_ATTEMPTS = 3
+
+
+def register_mirror() -> None:
+    """Register the EventBridge mirror with the one outbox (SchedulesConfig.ready)."""
+    outbox.register(outbox.Mirror(MIRROR, MirrorOutbox, "code", push_mirror,
+                                  eager_attempts=EAGER_ATTEMPTS))
+
+
+def push_mirror(code: str) -> str:
+    """Bring one schedule's mirror up to date (the outbox's push for this mirror)."""
+    outcome = mirror.push(code)
+    warning = mirror.quota_status()
+    if warning:
+        log.warning(warning)
+    return outcome
+
+
 def mark_for_mirror(code) -> None:
     """Record that the mirror of `code` is stale (inside the caller's transaction) and push it
     once the transaction commits."""
-    outbox.mark(MirrorOutbox, [code], "code", lambda key: enqueue_push(str(key)))
-
-
-def enqueue_push(code: str) -> None:
-    from schedules.tasks import push_schedule
-
-    push_schedule.delay(code)
+    outbox.mark(MIRROR, [code])
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -256,15 +275,14 @@ def data_from_schedule(schedule: Schedule) -> dict:
     }
 
 
-# --- hooks for changes made elsewhere --------------------------------------------------------
+# --- receivers of accounts' and devices' hooks -------------------------------------------------
 def mirror_schedules_targeting(devices=(), rooms=(), scenes=()) -> int:
     """Re-mirror the schedules whose Lambda input names these lights, rooms or scenes.
 
     Call it in the transaction that renames a thing, moves a light between rooms, edits or
-    deletes a scene: the rule's Input lists thing names, so it must follow. Returns the count.
+    deletes a scene: the mirror's Input lists thing names and states, so it must follow.
+    Returns the count.
     """
-    from django.db.models import Q
-
     device_ids = [d.pk for d in devices]
     room_ids = [r.pk for r in rooms] + [d.room_id for d in devices if d.room_id]
     scene_ids = [s.pk for s in scenes]
@@ -275,11 +293,50 @@ def mirror_schedules_targeting(devices=(), rooms=(), scenes=()) -> int:
     return len(codes)
 
 
-def do_home_clock_changed(home: Home, now: dt.datetime | None = None) -> int:
-    """The home's time zone or location changed: every schedule's next run and mirror move.
+def schedules_targets_changed(devices=(), rooms=(), scenes=()) -> int:
+    """devices.hooks.targets_changed: lights moved, joined or left, rooms or scenes changed.
 
-    Call it in the transaction that saves the home. Returns the number of schedules updated.
+    A light or room now in another home leaves the first home's schedules (a schedule never
+    reaches into another home). Returns how many schedules were marked.
     """
+    count = mirror_schedules_targeting(devices=devices, rooms=rooms, scenes=scenes)
+    for device in devices:
+        for schedule in Schedule.objects.filter(devices=device).exclude(home_id=device.home_id):
+            schedule.devices.remove(device)
+    for room in rooms:
+        for schedule in Schedule.objects.filter(rooms=room).exclude(home_id=room.home_id):
+            schedule.rooms.remove(room)
+    return count
+
+
+def disable_schedules_of_scene(scene: Scene) -> int:
+    """devices.hooks.scene_deleting: schedules that applied the scene have nothing left to do.
+    They are switched off (not deleted, so nobody's schedule vanishes) and say why."""
+    affected = list(Schedule.objects.filter(scene=scene).values_list("code", flat=True))
+    Schedule.objects.filter(code__in=affected).update(
+        enabled=False, next_run=None,
+        last_result={"status": "disabled", "reason": f"its scene “{scene.name}” was deleted"},
+    )
+    for code in affected:
+        mark_for_mirror(code)
+    return len(affected)
+
+
+def sun_schedules_needing_location(home: Home) -> list[str]:
+    """accounts.hooks.location_needed: sunrise and sunset schedules need the home's location."""
+    sun = Schedule.objects.filter(home=home, trigger__in=list(timing.SUN_KINDS))
+    names = sorted(sun.values_list("name", flat=True))
+    if not names:
+        return []
+    return [
+        f"Sunrise and sunset schedules need the home's location ({', '.join(names[:5])}): "
+        "change or delete them before removing it."
+    ]
+
+
+def do_home_clock_changed(home: Home, now: dt.datetime | None = None) -> int:
+    """accounts.hooks.home_clock_changed: the home's time zone or location changed, so every
+    schedule's next run and mirror move. Returns the number of schedules updated."""
     now = now or timezone.now()
     count = 0
     with transaction.atomic():

@@ -16,7 +16,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         "last_run",
         "last_result",
         "mirror_expression",
-        "mirror_repoint_after",
+        "mirror_points_at",
     ]
     raw_id_fields = ["home", "scene"]
     filter_horizontal = ["devices", "rooms"]

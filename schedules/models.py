@@ -52,9 +52,9 @@ class Schedule(models.Model):
     last_run = models.DateTimeField(null=True, blank=True)
     last_result = models.JSONField(default=dict, blank=True)
 
-    # The mirror in EventBridge must be re-pointed after this instant (a pinned one-off or sun
-    # run has fired, or the home's UTC offset changes before the next run).
-    mirror_repoint_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The run the platform last pointed the EventBridge mirror at (the Lambda re-points it after
+    # each run; long past, the periodic repair checks that it did).
+    mirror_points_at = models.DateTimeField(null=True, blank=True, db_index=True)
     mirror_expression = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)

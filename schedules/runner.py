@@ -30,6 +30,8 @@ from django.utils import timezone
 
 from schedules import timing
 from schedules.models import Schedule
+from schedules.tasks import repair_stalled_mirrors
+from smartlight import outbox
 
 log = logging.getLogger(__name__)
 
@@ -192,10 +194,8 @@ class Runner:
 
 
 def _maintain_mirrors() -> None:
-    from schedules.tasks import flush_schedule_outbox, repoint_schedule_mirrors
-
     try:
-        repoint_schedule_mirrors()
-        flush_schedule_outbox()
+        repair_stalled_mirrors()
+        outbox.flush()
     except Exception:  # noqa: BLE001 - the mirror is best effort here; reconcile repairs it
         log.warning("schedule mirror maintenance failed", exc_info=True)

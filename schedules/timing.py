@@ -10,21 +10,24 @@ portal preview, the local runner and the `rules` mirror):
 - a local time that happens twice (fall back, e.g. 02:30 on the last Sunday of October) runs
   once, at its first occurrence (the summer-time one).
 
-EventBridge Scheduler (the `scheduler` backend) applies its own rule to recurring cron
-expressions: it skips a non-existent time and runs an ambiguous one once; see schedules/mirror.py.
+AWS fires exactly these instants: the mirror writes each run as a UTC instant and the schedule
+Lambda, which bundles this module, computes the following one (schedules/mirror.py). This module
+must stay importable without Django.
 
 Every function returns timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from astral import Observer
+from astral import Observer, SunDirection
 from astral import sun as astral_sun
 from croniter import croniter
 from croniter.croniter import CroniterBadCronError, CroniterBadDateError, CroniterError
@@ -77,6 +80,51 @@ class Trigger:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+
+def trigger_to_dict(trigger: Trigger) -> dict:
+    """The trigger as JSON-ready data: what the schedule Lambda needs to find the next run."""
+    data: dict = {"kind": trigger.kind, "tz": trigger.tz}
+    if trigger.date is not None:
+        data["date"] = trigger.date.isoformat()
+    if trigger.time is not None:
+        data["time"] = trigger.time.strftime("%H:%M")
+    if trigger.weekdays:
+        data["weekdays"] = sorted(set(trigger.weekdays))
+    if trigger.cron:
+        data["cron"] = trigger.cron
+    if trigger.kind in SUN_KINDS:
+        data["offset_minutes"] = trigger.offset_minutes
+        data["latitude"] = trigger.latitude
+        data["longitude"] = trigger.longitude
+    return data
+
+
+def trigger_from_dict(data: dict) -> Trigger:
+    """The inverse of trigger_to_dict; TriggerError on malformed data."""
+    if not isinstance(data, dict):
+        raise TriggerError("trigger", "The trigger must be an object.")
+    try:
+        trigger = Trigger(
+            kind=str(data["kind"]),
+            tz=str(data["tz"]),
+            date=dt.date.fromisoformat(data["date"]) if data.get("date") else None,
+            time=dt.time.fromisoformat(data["time"]) if data.get("time") else None,
+            weekdays=tuple(int(d) for d in data.get("weekdays") or ()),
+            cron=str(data.get("cron") or ""),
+            offset_minutes=int(data.get("offset_minutes") or 0),
+            latitude=None if data.get("latitude") is None else float(data["latitude"]),
+            longitude=None if data.get("longitude") is None else float(data["longitude"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TriggerError("trigger", f"Not a trigger definition: {exc}") from exc
+    if trigger.kind not in KINDS:
+        raise TriggerError("trigger", f"Unknown trigger {trigger.kind!r}.")
+    try:
+        trigger.zone  # noqa: B018 - constructing the ZoneInfo is the check
+    except (ValueError, KeyError) as exc:
+        raise TriggerError("timezone", f"{trigger.tz!r} is not a known time zone.") from exc
+    return trigger
 
 
 def localize(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
@@ -209,6 +257,104 @@ def _weekly_runs(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
 
 
 def _cron_runs(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
+    while True:
+        run = _cron_next(trigger, after)
+        if run is None:
+            return
+        yield run
+        after = run
+
+
+def _cron_next(trigger: Trigger, after: dt.datetime) -> dt.datetime | None:
+    """The first cron run after `after`.
+
+    Far from a change of the zone's UTC offset, wall times map to instants one to one and in
+    order, so the first matching wall time after `after`'s is the answer (`CronFields`). Within
+    MAX_GAP of a spring-forward change the general, buffered walk decides
+    (`_cron_runs_buffered`); tests hold the two to the same answers around every change.
+    """
+    zone = trigger.zone
+    fields = CronFields.compile(trigger.cron)
+    if fields is not None:
+        wall = fields.next_after(after.astimezone(zone).replace(tzinfo=None))
+        if wall is None:
+            return None
+        when = localize(wall, zone)
+        change = next_offset_change(zone, after - MAX_GAP)
+        if change is None or change > when + MAX_GAP:
+            return when
+        # Falling back, wall times still map to instants in order (the first occurrence of a
+        # repeated time is taken); only a wall time behind `after` (it was read in the second
+        # occurrence) needs the general walk. Springing forward, gap times move past others.
+        falls_back = utc_offset_at(zone, change) < utc_offset_at(zone, change - MAX_GAP)
+        if falls_back and when > after:
+            return when
+    return next(_cron_runs_buffered(trigger, after), None)
+
+
+class CronFields:
+    """A five-field cron expression of plain values, matched like croniter (day of month and
+    day of week are OR-ed when both are restricted, as in Vixie cron) but without building a
+    croniter per call: the Lambda and the simulation ask for one next run at a time."""
+
+    def __init__(self, minutes, hours, days, months, weekdays) -> None:
+        self.minutes = minutes
+        self.hours = hours
+        self.days = days  # None = any
+        self.months = months  # None = any
+        self.weekdays = weekdays  # None = any; 0 = Sunday
+
+    @staticmethod
+    @functools.lru_cache(maxsize=1024)
+    def compile(expression: str) -> CronFields | None:
+        """None for expressions this cannot say (L, W, #, hashes): croniter handles those."""
+        try:
+            it = croniter(expression)
+        except (CroniterBadCronError, CroniterError, ValueError):
+            return None
+        expanded = it.expanded
+        if getattr(it, "nth_weekday_of_month", None) or len(expanded) != 5:
+            return None
+        sets = []
+        for values in expanded:
+            if values == ["*"]:
+                sets.append(None)
+            elif all(isinstance(v, int) for v in values):
+                sets.append(tuple(sorted(set(values))))
+            else:
+                return None
+        minutes = sets[0] or tuple(range(60))
+        hours = sets[1] or tuple(range(24))
+        weekdays = None if sets[4] is None else frozenset(v % 7 for v in sets[4])
+        return CronFields(minutes, hours, None if sets[2] is None else frozenset(sets[2]),
+                          None if sets[3] is None else frozenset(sets[3]), weekdays)
+
+    def day_matches(self, day: dt.date) -> bool:
+        if self.months is not None and day.month not in self.months:
+            return False
+        dom = self.days is None or day.day in self.days
+        dow = self.weekdays is None or (day.isoweekday() % 7) in self.weekdays
+        if self.days is not None and self.weekdays is not None:
+            return dom or dow
+        return dom and dow
+
+    def next_after(self, start: dt.datetime) -> dt.datetime | None:
+        """The first matching wall time strictly after the naive `start`."""
+        start = start.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        day, hour, minute = start.date(), start.hour, start.minute
+        for _ in range(366 * 8):  # 29 February needs up to 8 years (2096 -> 2104)
+            if self.day_matches(day):
+                for h in self.hours[bisect.bisect_left(self.hours, hour):]:
+                    low = minute if h == hour else 0
+                    i = bisect.bisect_left(self.minutes, low)
+                    if i < len(self.minutes):
+                        return dt.datetime.combine(day, dt.time(h, self.minutes[i]))
+            day += dt.timedelta(days=1)
+            hour = minute = 0
+        return None
+
+
+def _cron_runs_buffered(trigger: Trigger, after: dt.datetime) -> Iterator[dt.datetime]:
     """Cron matches in local wall time, mapped to instants by `localize`.
 
     Wall times inside a spring-forward gap move forward and can overtake the next real wall
@@ -246,18 +392,53 @@ def _sun_verb(trigger: Trigger) -> str:
     return "rises" if trigger.kind == SUNRISE else "sets"
 
 
+def _transit(observer: Observer, day: dt.date, direction: SunDirection) -> dt.datetime:
+    """The UTC instant the sun's upper limb crosses the horizon near the UTC date `day`.
+
+    astral's own time_of_transit, minus one line: astral folds the result into the UTC date it
+    was asked for (`if offset < -720: offset += 1440`), so an event a minute before midnight
+    UTC is reported a day late and the real one is never produced (Kolkata's sunrise on
+    1 April 2027 at 05:29 local is 23:59 UTC on 31 March). Here the event keeps its own date;
+    raises ValueError when the sun does not reach the horizon (polar day or night).
+    """
+    latitude = max(-89.8, min(89.8, observer.latitude))
+    zenith = 90.0 + astral_sun.SUN_APPARENT_RADIUS
+    refraction = astral_sun.refraction_at_zenith(zenith)
+    jd = astral_sun.julianday(day)
+    adjustment = 0.0
+    minutes = 0.0
+    for _ in range(2):
+        jc = astral_sun.julianday_to_juliancentury(jd + adjustment)
+        declination = astral_sun.sun_declination(jc)
+        hourangle = astral_sun.hour_angle(latitude, declination, zenith + refraction, direction)
+        delta = -observer.longitude - math.degrees(hourangle)
+        minutes = 720.0 + delta * 4.0 - astral_sun.eq_of_time(jc)
+        adjustment = minutes / 1440.0
+    return dt.datetime(day.year, day.month, day.day, tzinfo=UTC) + dt.timedelta(minutes=minutes)
+
+
 def sun_time(trigger: Trigger, day: dt.date) -> dt.datetime | None:
-    """Sunrise/sunset on the local `day` plus the offset, or None when there is none that day."""
+    """Sunrise/sunset on the local `day` plus the offset, or None when there is none that day.
+
+    The local day overlaps up to three UTC dates (offsets run from -12 to +14 hours): the event
+    of each is computed and the one on the local `day` is taken. None only when the sun does
+    not cross the horizon during the local day.
+    """
     observer = Observer(latitude=trigger.latitude, longitude=trigger.longitude)
-    fn = astral_sun.sunrise if trigger.kind == SUNRISE else astral_sun.sunset
-    try:
-        event = fn(observer, date=day, tzinfo=trigger.zone)
-    except ValueError:
-        # astral raises when the sun stays above (midnight sun) or below (polar night) the
-        # horizon all day: there is no such event on this date, so the date is skipped.
+    direction = SunDirection.RISING if trigger.kind == SUNRISE else SunDirection.SETTING
+    zone = trigger.zone
+    found = []
+    for shift in (-1, 0, 1, 2):
+        try:
+            event = _transit(observer, day + dt.timedelta(days=shift), direction)
+        except ValueError:
+            continue  # no crossing around that UTC date
+        if event.astimezone(zone).date() == day:
+            found.append(event)
+    if not found:
         return None
     # Whole minutes, like every other trigger: EventBridge and cron have no seconds.
-    event = event.astimezone(UTC).replace(second=0, microsecond=0)
+    event = min(found).replace(second=0, microsecond=0)
     return event + dt.timedelta(minutes=trigger.offset_minutes)
 
 

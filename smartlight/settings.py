@@ -378,11 +378,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 # Periodic safety nets (celery beat): mirrors whose on-commit push failed are retried here.
 CELERY_BEAT_SCHEDULE: dict = {
-    "flush-iot-cookie": {"task": "accounts.tasks.flush_iot_cookie_outbox", "schedule": 300.0},
-    "devices-retire-things": {"task": "devices.tasks.flush_retired_things", "schedule": 300.0},
-    "schedules-flush-outbox": {"task": "schedules.tasks.flush_schedule_outbox", "schedule": 300.0},
-    # Ahead of a daylight-saving change, and after sun or one-off runs, rules are re-pointed.
-    "schedules-repoint": {"task": "schedules.tasks.repoint_schedule_mirrors", "schedule": 60.0},
+    # Every registered mirror (iot_cookie, retired things, schedules): rows whose push failed
+    # are pushed again.
+    "flush-outboxes": {"task": "smartlight.outbox.flush", "schedule": 300.0},
+    # The Lambda re-points schedule mirrors after each run; this repairs one it failed to.
+    "schedules-repair-stalled": {
+        "task": "schedules.tasks.repair_stalled_mirrors",
+        "schedule": 300.0,
+    },
     "schedules-advance-fired": {
         "task": "schedules.tasks.advance_fired_schedules",
         "schedule": 60.0,

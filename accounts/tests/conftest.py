@@ -64,9 +64,10 @@ def iot_table(aws, settings):
 @pytest.fixture
 def synced(iot_table, home, charlies_home):
     """Given the mirror is in step: the fixture homes' pending items are pushed."""
+    from accounts import iot_cookie
     from accounts.models import IotCookieOutbox
-    from accounts.tasks import flush_iot_cookie_outbox
+    from smartlight import outbox
 
-    assert flush_iot_cookie_outbox() == 0
+    assert outbox.flush(iot_cookie.MIRROR) == 0
     assert not IotCookieOutbox.objects.exists()
     return iot_table

@@ -7,7 +7,7 @@ from botocore.exceptions import EndpointConnectionError
 
 from accounts import actions, iot_cookie
 from accounts.models import IotCookieOutbox, Membership, User
-from accounts.tasks import flush_iot_cookie_outbox, push_iot_cookie
+from smartlight import outbox
 
 
 @pytest.fixture
@@ -108,20 +108,18 @@ def test_a_failed_push_keeps_the_change_and_never_breaks_the_request(
     assert row.attempts == 1 and "Could not connect" in row.last_error
 
     monkeypatch.undo()
-    assert flush_iot_cookie_outbox() == 0
+    assert outbox.flush(iot_cookie.MIRROR) == 0
     assert not IotCookieOutbox.objects.exists()
 
 
 def test_pushing_twice_is_harmless(alice, home, iot_table):
-    assert push_iot_cookie.apply(args=[alice.iot_user_id]).get() == "put"
+    assert outbox.push.apply(args=[iot_cookie.MIRROR, alice.iot_user_id]).get() == "put"
     first = item(alice)
-    assert push_iot_cookie.apply(args=[alice.iot_user_id]).get() == "put"
+    assert outbox.push.apply(args=[iot_cookie.MIRROR, alice.iot_user_id]).get() == "put"
     assert item(alice) == first
 
 
 def test_a_change_during_a_push_keeps_its_outbox_row(alice, home, synced, monkeypatch):
-    from accounts import tasks
-
     IotCookieOutbox.objects.create(user_id=alice.iot_user_id)
     real_push = iot_cookie.push
 
@@ -130,7 +128,7 @@ def test_a_change_during_a_push_keeps_its_outbox_row(alice, home, synced, monkey
         return real_push(user_id)
 
     monkeypatch.setattr(iot_cookie, "push", push_while_changing)
-    tasks.push_outbox_entry(alice.iot_user_id)
+    outbox.push_entry(iot_cookie.MIRROR, alice.iot_user_id)
     assert IotCookieOutbox.objects.filter(user_id=alice.iot_user_id, version=2).exists()
 
 

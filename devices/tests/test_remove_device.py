@@ -93,7 +93,8 @@ def test_members_viewers_and_outsiders_cannot_remove_a_light(client_for, bob, ve
 def test_an_aws_failure_keeps_the_retirement_until_a_retry_succeeds(
         client_for, alice, claimed, iot, monkeypatch, django_capture_on_commit_callbacks):
     from devices import provisioning
-    from devices.tasks import flush_retired_things
+    from devices.actions import RETIRED_MIRROR
+    from smartlight import outbox
 
     real = provisioning.retire_thing
 
@@ -112,7 +113,7 @@ def test_an_aws_failure_keeps_the_retirement_until_a_retry_succeeds(
     assert claim(client_for(alice)).status_code == 409
 
     monkeypatch.setattr(provisioning, "retire_thing", real)
-    assert flush_retired_things() == 0
+    assert outbox.flush(RETIRED_MIRROR) == 0
     assert_retired(iot, claimed.certificate_id)
 
 

@@ -1,4 +1,5 @@
-"""Changing which lights a schedule reaches re-mirrors it: its EventBridge Input names things."""
+"""Changing which lights a schedule reaches, or what its scene sets, re-mirrors it in the same
+transaction, by every path (portal, API, admin): its EventBridge Input names things and states."""
 
 from __future__ import annotations
 
@@ -109,11 +110,11 @@ def test_deleting_a_scene_switches_its_schedules_off_and_says_why(client_for, bo
     assert "1 schedule(s) that applied it are now switched off." in response.content.decode()
 
 
-def admin_save(device: Device) -> None:
+def admin_save(device: Device, change: bool = True) -> None:
     from django.contrib import admin
     from django.test import RequestFactory
 
-    admin.site._registry[Device].save_model(RequestFactory().post("/"), device, None, True)
+    admin.site._registry[Device].save_model(RequestFactory().post("/"), device, None, change)
 
 
 def test_moving_a_light_to_another_home_in_the_admin_leaves_the_old_homes_schedules(
@@ -139,3 +140,60 @@ def test_moving_a_light_between_rooms_in_the_admin_re_mirrors(home, rooms, lamp)
     admin_save(lamp)
 
     assert marked() == {str(hall.code), str(study.code)}
+
+
+def test_overwriting_a_scene_re_mirrors_the_schedules_that_apply_it(client_for, bob, home, lamp):
+    scene = Scene.objects.create(home=home, name="Movie", states={lamp.thing_name: {"on": False}})
+    movie = schedule(home, scene=str(scene.code), desired={})
+    MirrorOutbox.objects.all().delete()
+    lamp.desired = {"on": True, "brightness": 40}
+    lamp.save(update_fields=["desired"])
+
+    response = client_for(bob).post("/api/v1/scenes", {
+        "home": str(home.code), "name": "Movie", "devices": [str(lamp.code)]},
+        content_type="application/json")
+
+    assert response.status_code == 201
+    assert marked() == {str(movie.code)}
+    states = Schedule.objects.get(pk=movie.pk).lambda_input()["states"]
+    assert states[lamp.thing_name]["on"] is True
+    assert states[lamp.thing_name]["brightness"] == 40
+
+
+def test_a_light_added_in_the_admin_joins_its_rooms_schedules(home, rooms, lamp):
+    hall = schedule(home, rooms=[str(rooms[0].code)])
+    MirrorOutbox.objects.all().delete()
+
+    added = Device(home=home, room=rooms[0], name="New", thing_name="sl-0000000000e9")
+    admin_save(added, change=False)
+
+    assert marked() == {str(hall.code)}
+    assert Schedule.objects.get(pk=hall.pk).lambda_input()["things"] == [
+        "sl-0000000000e1", "sl-0000000000e9"]
+
+
+def test_a_room_deleted_in_the_admin_re_mirrors_its_schedules(home, rooms, lamp):
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    hall = schedule(home, rooms=[str(rooms[0].code)])
+    MirrorOutbox.objects.all().delete()
+
+    admin.site._registry[Room].delete_model(RequestFactory().post("/"), rooms[0])
+
+    assert marked() == {str(hall.code)}
+    assert Schedule.objects.get(pk=hall.pk).lambda_input()["things"] == []
+
+
+def test_a_scene_edited_in_the_admin_re_mirrors_its_schedules(home, lamp):
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    scene = Scene.objects.create(home=home, name="Movie", states={lamp.thing_name: {"on": False}})
+    movie = schedule(home, scene=str(scene.code), desired={})
+    MirrorOutbox.objects.all().delete()
+
+    scene.states = {lamp.thing_name: {"on": True}}
+    admin.site._registry[Scene].save_model(RequestFactory().post("/"), scene, None, True)
+
+    assert marked() == {str(movie.code)}

@@ -8,8 +8,10 @@ import zipfile
 
 from .conftest import LAMBDA_DIR
 
+ROOT = LAMBDA_DIR.parent
 
-def test_it_builds_a_zip_with_the_handler(tmp_path):
+
+def test_it_builds_a_zip_with_the_handlers_the_contract_and_the_schedule_arithmetic(tmp_path):
     output = tmp_path / "lambda.zip"
     done = subprocess.run(
         [sys.executable, str(LAMBDA_DIR / "build.py"), str(output)],
@@ -19,16 +21,20 @@ def test_it_builds_a_zip_with_the_handler(tmp_path):
     )
     assert "wrote" in done.stdout
     with zipfile.ZipFile(output) as archive:
+        names = archive.namelist()
         modules = sorted(p.name for p in LAMBDA_DIR.glob("*.py") if p.name != "build.py")
         assert "schedule_handler.py" in modules
-        assert archive.namelist() == [*modules, "smartlight/__init__.py", "smartlight/contract.py"]
-        assert (
-            archive.read("schedule_handler.py") == (LAMBDA_DIR / "schedule_handler.py").read_bytes()
-        )
-        contract = LAMBDA_DIR.parent / "smartlight" / "contract.py"
-        assert archive.read("smartlight/contract.py") == contract.read_bytes()
-    # As the Lambda runtime does: the zip alone on the path (-I: not the repository, no site
-    # packages beyond the standard library's), the handler importing the bundled contract.
+        assert set(modules) <= set(names)
+        for name, source in [("schedule_handler.py", LAMBDA_DIR / "schedule_handler.py"),
+                             ("smartlight/contract.py", ROOT / "smartlight" / "contract.py"),
+                             ("schedules/timing.py", ROOT / "schedules" / "timing.py")]:
+            assert archive.read(name) == source.read_bytes()
+        archive.extractall(tmp_path / "task")
+    assert "croniter/croniter.py" in names and "astral/sun.py" in names
+    assert "tzdata/zoneinfo/Australia/Lord_Howe" in names
+    assert not any("__pycache__" in n or n.endswith(".pyc") or "/tests/" in n for n in names)
+    # As the Lambda runtime does: the zip alone on the path (-I: not the repository), the handler
+    # importing the bundled contract.
     check = (
         "import sys; sys.path.insert(0, sys.argv[1]); import schedule_handler as h; "
         "import datetime as dt; "
@@ -39,6 +45,20 @@ def test_it_builds_a_zip_with_the_handler(tmp_path):
     ran = subprocess.run([sys.executable, "-I", "-c", check, str(output)], capture_output=True,
                          text=True, cwd=tmp_path, check=True)
     assert ran.stdout.split() == ["{'color':", "'#ff8800'}", f"{output}/smartlight/contract.py"]
+    # The extracted package, without this environment's site-packages (-S) or the system's
+    # time-zone database: the bundled libraries and tzdata compute a sunrise.
+    script = (
+        "import sys, datetime as dt; sys.path.insert(0, sys.argv[1]);"
+        "import schedule_handler as h;"
+        "t = h.timing.Trigger(kind='sunrise', tz='Asia/Kolkata', latitude=22.57, longitude=88.36);"
+        "after = dt.datetime(2027, 3, 31, 12, tzinfo=dt.UTC);"
+        "print(h.timing.__file__.startswith(sys.argv[1]), h.timing.next_run(t, after))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-S", "-c", script, str(tmp_path / "task")],
+        capture_output=True, text=True, env={"PYTHONTZPATH": ""}, check=True, cwd=tmp_path,
+    )
+    assert ran.stdout.split() == ["True", "2027-03-31", "23:59:00+00:00"]
 
 
 def test_the_same_source_builds_the_same_bytes(tmp_path):

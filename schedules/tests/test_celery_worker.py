@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -25,6 +26,7 @@ from django.db import connection
 from schedules import actions
 from schedules.models import MirrorOutbox
 from schedules.tests.conftest import weekly_raw
+from smartlight import outbox
 
 REDIS = ("127.0.0.1", 6379)
 BASE_DIR = Path(settings.BASE_DIR)
@@ -86,7 +88,7 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
     from celery import Celery
 
     # Given a schedule saved with its outbox row, but not pushed by this process,
-    monkeypatch.setattr(actions, "enqueue_push", lambda code: None)
+    monkeypatch.setattr(outbox, "enqueue", lambda name, key: None)
     schedule = actions.do_create_schedule(home, actions.clean_schedule(home, weekly_raw(lamp)))
     code = str(schedule.code)
     assert MirrorOutbox.objects.filter(code=code).exists()
@@ -143,7 +145,7 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
     )
     try:
         # when the push task goes through Redis to the worker,
-        sender.send_task("schedules.tasks.push_schedule", args=[code], queue=queue)
+        sender.send_task("smartlight.outbox.push", args=[actions.MIRROR, code], queue=queue)
         name = f"smartlight-{code}"
         deadline = time.monotonic() + 90  # the machine is shared: be patient
         targets: list = []
@@ -157,13 +159,12 @@ def test_a_real_worker_on_redis_pushes_the_schedule(home, lamp, moto_server, tmp
         if worker.poll() is not None or not targets:
             pytest.fail("the worker did not push the schedule:\n" + "".join(output))
         rule = events.describe_rule(Name=name)
-        assert rule["ScheduleExpression"].startswith("cron(0 ")
-        assert rule["ScheduleExpression"].endswith(" ? * MON,TUE,WED,THU,FRI *)")
-        assert json.loads(targets[0]["Input"]) == {
-            "schedule": code,
-            "things": [lamp.thing_name],
-            "desired": {"on": True, "brightness": 255, "transition_ms": 900000},
-        }
+        # (a one-off cron for the next weekday 07:00 Berlin: minute 0, 5 or 6 h UTC)
+        assert re.fullmatch(r"cron\(0 [56] \d+ \d+ \? \d{4}\)", rule["ScheduleExpression"])
+        payload = json.loads(targets[0]["Input"])
+        assert payload["things"] == [lamp.thing_name]
+        assert payload["desired"] == {"on": True, "brightness": 255, "transition_ms": 900000}
+        assert payload["trigger"]["kind"] == "weekly"
         assert outbox_left(env, code) == 0
     finally:
         worker.terminate()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from astral import Observer
 from astral import sun as astral_sun
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schedules import timing
 from schedules.timing import Trigger, TriggerError
@@ -177,6 +180,41 @@ def test_a_cron_is_normalised_for_whitespace():
     assert timing.validate_cron("  */15   6-22 * *  1-5 ") == "*/15 6-22 * * 1-5"
 
 
+# --- the cron fast path agrees with croniter's buffered walk ------------------------------------
+CRON_PARTS = st.sampled_from(["*", "0", "*/15", "30", "0,30", "5-10", "*/7", "59"])
+HOUR_PARTS = st.sampled_from(["*", "0", "1-3", "2", "*/5", "23", "0,12"])
+DOM_PARTS = st.sampled_from(["*", "1", "15", "28-31", "*/10"])
+MONTH_PARTS = st.sampled_from(["*", "3", "10-11", "*/4"])
+DOW_PARTS = st.sampled_from(["*", "0", "1-5", "6,0", "3"])
+CRON_ZONES = st.sampled_from(["Europe/Berlin", "America/Santiago", "Australia/Lord_Howe",
+                              "Pacific/Chatham", "Europe/Dublin", "UTC"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.tuples(CRON_PARTS, HOUR_PARTS, DOM_PARTS, MONTH_PARTS, DOW_PARTS),
+    CRON_ZONES,
+    st.datetimes(min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2028, 12, 31)),
+)
+def test_the_next_cron_run_is_what_the_buffered_croniter_walk_gives(fields, tz, naive):
+    trigger = Trigger(kind="cron", tz=tz, cron=" ".join(fields))
+    after = naive.replace(tzinfo=UTC)
+    assert timing._cron_next(trigger, after) == next(
+        timing._cron_runs_buffered(trigger, after), None)
+
+
+def test_the_next_cron_run_agrees_with_croniter_around_every_clock_change():
+    for tz in ("Europe/Berlin", "Europe/Dublin", "America/Santiago", "Australia/Lord_Howe",
+               "Pacific/Chatham"):
+        for change in timing._offset_changes(tz, 2027):
+            for cron in ("*/15 * * * *", "30 2 * * *", "0 0-3,23 * * *", "45 1,2 * * 0"):
+                trigger = Trigger(kind="cron", tz=tz, cron=cron)
+                for minutes in range(-300, 300, 7):
+                    after = change + dt.timedelta(minutes=minutes)
+                    assert timing._cron_next(trigger, after) == next(
+                        timing._cron_runs_buffered(trigger, after), None), (tz, cron, after)
+
+
 # --- sunrise and sunset ----------------------------------------------------------------------
 LONGYEARBYEN = {"latitude": 78.22, "longitude": 15.65}
 
@@ -205,6 +243,55 @@ def test_it_skips_polar_night_for_sunrise():
     trigger = Trigger(kind="sunrise", tz="Europe/Oslo", **LONGYEARBYEN)
     run = timing.next_runs(trigger, at(2026, 12, 1), 1)[0]
     assert dt.date(2027, 2, 10) <= run.date() <= dt.date(2027, 2, 25)
+
+
+@pytest.mark.parametrize(
+    ("tz", "latitude", "longitude", "day", "local"),
+    [
+        # The sun rises at 05:29 in Kolkata on 1 April 2027: 23:59 UTC on 31 March.
+        ("Asia/Kolkata", 22.57, 88.36, dt.date(2027, 4, 1), "05:29"),
+        # In Tromsø on 14 May 2027 it rises at 01:56 CEST: 23:56 UTC on 13 May.
+        ("Europe/Oslo", 69.65, 18.96, dt.date(2027, 5, 14), "01:56"),
+    ],
+)
+def test_a_sunrise_whose_utc_date_is_the_day_before_still_runs_that_local_day(
+    tz, latitude, longitude, day, local
+):
+    trigger = Trigger(kind="sunrise", tz=tz, latitude=latitude, longitude=longitude)
+    zone = ZoneInfo(tz)
+    runs = timing.next_runs(trigger, dt.datetime.combine(day, dt.time(0, 0), zone), 2)
+    assert f"{runs[0].astimezone(zone):%Y-%m-%d %H:%M}" == f"{day} {local}"
+    assert runs[1].astimezone(zone).date() == day + dt.timedelta(days=1)
+    assert trigger.notes == []
+
+
+def test_every_day_of_a_year_with_a_sunrise_has_one_run():
+    # Kolkata never has polar day or night: 365 sunrises, one per local date.
+    trigger = Trigger(kind="sunrise", tz="Asia/Kolkata", latitude=22.57, longitude=88.36)
+    runs = timing.next_runs(trigger, at(2027, 1, 1) - dt.timedelta(hours=6), 365)
+    dates = [r.astimezone(ZoneInfo("Asia/Kolkata")).date() for r in runs]
+    assert dates == [dt.date(2027, 1, 1) + dt.timedelta(days=n) for n in range(365)]
+
+
+def test_a_trigger_survives_the_round_trip_through_the_lambda_input():
+    for trigger in (
+        Trigger(kind="weekly", tz="Pacific/Chatham", time=dt.time(2, 45), weekdays=(6, 0)),
+        Trigger(kind="cron", tz="Australia/Lord_Howe", cron="*/15 1-3 * * *"),
+        Trigger(kind="once", tz="Europe/Dublin", date=dt.date(2027, 3, 28), time=dt.time(1, 30)),
+        Trigger(kind="sunset", tz="Europe/Oslo", offset_minutes=-30, latitude=69.65,
+                longitude=18.96),
+    ):
+        again = timing.trigger_from_dict(timing.trigger_to_dict(trigger))
+        assert timing.next_runs(again, at(2027, 1, 1), 5) == timing.next_runs(
+            trigger, at(2027, 1, 1), 5)
+
+
+@pytest.mark.parametrize("bad", [None, {}, {"kind": "weekly"}, {"kind": "often", "tz": "UTC"},
+                                 {"kind": "weekly", "tz": "Mars/Olympus"},
+                                 {"kind": "once", "tz": "UTC", "date": "tomorrow"}])
+def test_a_malformed_trigger_definition_is_refused(bad):
+    with pytest.raises(timing.TriggerError):
+        timing.trigger_from_dict(bad)
 
 
 def test_a_sun_trigger_without_a_location_is_rejected():

@@ -1,4 +1,5 @@
-"""The mirror outbox: recorded with the change, pushed after commit, kept until it succeeds."""
+"""The one outbox: each app registers its mirror; rows are recorded with the change, one task
+pushes them after commit, and a row stays until its push succeeds."""
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -6,39 +7,74 @@ from botocore.exceptions import EndpointConnectionError
 from accounts.models import IotCookieOutbox
 from smartlight import outbox
 
+NAME = "test_mirror"
 
-def failing_push():
+
+def failing_push(key):
     raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
 
 
+@pytest.fixture
+def registered(monkeypatch):
+    """A mirror named NAME over the iot_cookie rows, whose push is `pushes[key]` or "put"."""
+    pushes: dict = {}
+    queued: list = []
+    monkeypatch.setitem(outbox._MIRRORS, NAME, outbox.Mirror(
+        NAME, IotCookieOutbox, "user_id", lambda key: pushes.get(key, lambda k: "put")(key)))
+    monkeypatch.setattr(outbox, "enqueue", lambda name, key: queued.append((name, key)))
+    return pushes, queued
+
+
+def test_every_app_registers_its_mirror_at_start():
+    assert [m.name for m in outbox.mirrors()] == ["iot_cookie", "retired_thing", "schedule_mirror"]
+
+
+def test_an_unknown_mirror_is_a_clear_error():
+    with pytest.raises(LookupError, match="no outbox mirror named 'nope'"):
+        outbox.get("nope")
+
+
 @pytest.mark.django_db
-def test_marking_twice_bumps_the_version_of_one_row(django_capture_on_commit_callbacks):
-    queued = []
+def test_marking_twice_bumps_the_version_of_one_row(registered, django_capture_on_commit_callbacks):
+    _, queued = registered
     with django_capture_on_commit_callbacks(execute=True):
-        outbox.mark(IotCookieOutbox, ["u1"], "user_id", queued.append)
-        outbox.mark(IotCookieOutbox, ["u1"], "user_id", queued.append)
+        outbox.mark(NAME, ["u1"])
+        outbox.mark(NAME, ["u1"])
 
     assert IotCookieOutbox.objects.get(user_id="u1").version == 2
-    assert queued == ["u1", "u1"]
+    assert queued == [(NAME, "u1"), (NAME, "u1")]
 
 
 @pytest.mark.django_db
-def test_a_broker_outage_keeps_the_change(django_capture_on_commit_callbacks):
-    def broker_down(key):
+def test_nothing_is_queued_when_the_transaction_rolls_back(registered,
+                                                           django_capture_on_commit_callbacks):
+    _, queued = registered
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        outbox.mark(NAME, ["u1"])
+    assert queued == [] and len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_keeps_the_change(registered, monkeypatch,
+                                          django_capture_on_commit_callbacks):
+    def broker_down(name, key):
         raise ConnectionError("broker unreachable")
 
+    monkeypatch.setattr(outbox, "enqueue", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
-        outbox.mark(IotCookieOutbox, ["u1"], "user_id", broker_down)
+        outbox.mark(NAME, ["u1"])
 
     assert IotCookieOutbox.objects.filter(user_id="u1").exists()
 
 
 @pytest.mark.django_db
-def test_a_failed_push_records_the_error_and_keeps_the_row():
+def test_a_failed_push_records_the_error_and_keeps_the_row(registered):
+    pushes, _ = registered
+    pushes["u1"] = failing_push
     IotCookieOutbox.objects.create(user_id="u1")
 
     with pytest.raises(EndpointConnectionError):
-        outbox.push_entry(IotCookieOutbox, "user_id", "u1", failing_push)
+        outbox.push_entry(NAME, "u1")
 
     entry = IotCookieOutbox.objects.get(user_id="u1")
     assert entry.attempts == 1
@@ -46,35 +82,45 @@ def test_a_failed_push_records_the_error_and_keeps_the_row():
 
 
 @pytest.mark.django_db
-def test_a_change_during_the_push_keeps_the_row_for_its_own_push():
+def test_the_push_task_in_process_gives_up_quietly_and_keeps_the_row(registered):
+    pushes, _ = registered
+    pushes["u1"] = failing_push
     IotCookieOutbox.objects.create(user_id="u1")
 
-    def push_while_changed():
-        IotCookieOutbox.objects.filter(user_id="u1").update(version=2)
+    assert outbox.push.apply(args=[NAME, "u1"]).get() == "pending"
+    assert IotCookieOutbox.objects.get(user_id="u1").attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_change_during_the_push_keeps_the_row_for_its_own_push(registered):
+    pushes, _ = registered
+    IotCookieOutbox.objects.create(user_id="u1")
+
+    def push_while_changed(key):
+        IotCookieOutbox.objects.filter(user_id=key).update(version=2)
         return "put"
 
-    assert outbox.push_entry(IotCookieOutbox, "user_id", "u1", push_while_changed) == "put"
+    pushes["u1"] = push_while_changed
+    assert outbox.push_entry(NAME, "u1") == "put"
     assert IotCookieOutbox.objects.get(user_id="u1").version == 2
 
 
 @pytest.mark.django_db
-def test_a_successful_push_clears_the_row():
+def test_a_successful_push_clears_the_row(registered):
     IotCookieOutbox.objects.create(user_id="u1")
 
-    assert outbox.push_entry(IotCookieOutbox, "user_id", "u1", lambda: "put") == "put"
+    assert outbox.push.apply(args=[NAME, "u1"]).get() == "put"
     assert not IotCookieOutbox.objects.exists()
 
 
 @pytest.mark.django_db
-def test_flush_reports_what_is_still_pending():
+def test_flush_reports_what_is_still_pending(registered):
+    pushes, _ = registered
+    pushes["down"] = failing_push
     IotCookieOutbox.objects.create(user_id="ok")
     IotCookieOutbox.objects.create(user_id="down")
 
-    def push(key):
-        return outbox.push_entry(IotCookieOutbox, "user_id", key,
-                                 failing_push if key == "down" else (lambda: "put"))
-
-    assert outbox.flush(IotCookieOutbox, "user_id", push, "test") == 1
+    assert outbox.flush(NAME) == 1
     assert list(IotCookieOutbox.objects.values_list("user_id", flat=True)) == ["down"]
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import iot_cookie
 from accounts.models import IotCookieOutbox
-from accounts.tasks import push_outbox_entry
+from smartlight import outbox
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         for user_id in sorted(drifting):
             try:
                 # Pushes what the database implies (put or delete) and clears the outbox row.
-                outcome = push_outbox_entry(user_id)
+                outcome = outbox.push_entry(iot_cookie.MIRROR, user_id)
             except (BotoCoreError, ClientError) as exc:
                 failed += 1
                 self.stderr.write(f"{user_id}: fix failed: {exc}")

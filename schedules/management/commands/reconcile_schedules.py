@@ -8,8 +8,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
 from schedules import mirror
+from schedules.actions import MIRROR
 from schedules.models import MirrorOutbox, Schedule
-from schedules.tasks import push_outbox_entry
+from smartlight import outbox
 
 AWS_ERRORS = (BotoCoreError, ClientError)
 
@@ -18,9 +19,10 @@ class Command(BaseCommand):
     help = "Compare schedules with their EventBridge rules/schedules; --fix makes AWS match."
 
     # Transient AWS errors (throttling, 5xx) are retried with exponential backoff: reads
-    # before a mirror is called unknown, push-and-verify rounds before it is given up.
+    # before a mirror is called unknown, push-and-verify rounds before it is given up. A push
+    # reads the mirror and writes what differs (up to four calls that must all succeed).
     read_attempts = 5
-    fix_attempts = 20
+    fix_attempts = 60
     backoff_base = 0.05  # seconds; doubled per attempt, capped at 2 s
 
     def add_arguments(self, parser) -> None:
@@ -74,7 +76,7 @@ class Command(BaseCommand):
         reason: str | None = "not pushed"
         for attempt in range(self.fix_attempts):
             try:
-                push_outbox_entry(code)
+                outbox.push_entry(MIRROR, code)
             except AWS_ERRORS as exc:
                 reason = f"push failed: {exc}"
                 self._pause(attempt)
