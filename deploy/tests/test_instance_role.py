@@ -477,7 +477,7 @@ def _reconcile_flow(ctx, backend: str) -> None:
         boto3.client("scheduler", region_name=REGION).delete_schedule(Name=name)
     with ctx.recorder.recording(f"reconcile_schedules --fix ({backend})"):
         call_command("reconcile_schedules", "--fix", stdout=io.StringIO())
-    assert mirror.drift(str(schedule.code), backend=backend) is None
+    assert mirror.drift(str(schedule.code)) is None  # the backend of the settings
 
 
 def flow_reconcile_rules(ctx) -> None:
