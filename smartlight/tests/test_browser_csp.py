@@ -22,6 +22,7 @@ def test_the_portal_pages_run_without_a_policy_violation(page, alice, home):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name=home.name, level=1).wait_for()
+    page.wait_for_load_state("load")  # the heading shows before deferred scripts have run
     assert page.evaluate("window.__blocked") == []
     assert page.evaluate("typeof htmx") == "object"
 
