@@ -521,8 +521,13 @@ class LocalCloud:
         else:
             self.broker = Broker(config.service_username, config.service_password,
                                  self.authenticator)
-            host, port = await self.broker.start(config.host, config.mqtt_port)
             self.bus = BrokerBus(self.broker)
+        # The shadow service and the rules listen before the broker takes its first client: a
+        # light that connects at once must find its `get` answered, as it would on IoT Core.
+        service = ShadowService(self.bus, self.store, config.things)
+        Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
+        if self.broker is not None:
+            host, port = await self.broker.start(config.host, config.mqtt_port)
             mqtt_url = f"mqtt://{host}:{port}"
             if self.ca is not None and config.mqtts_port is not None:
                 self._provisioning_services()
@@ -532,8 +537,6 @@ class LocalCloud:
                     config.host, config.mqtts_port, context)
                 mqtts_url = f"mqtts://{tls_host}:{tls_port}"
                 answer_endpoint("localhost" if tls_host in ("0.0.0.0", "::") else tls_host)  # noqa: S104
-        service = ShadowService(self.bus, self.store, config.things)
-        Rules(self.bus, service, self.forwarder.put if self.forwarder else None)
         await self.bus.start()
 
         self.http = HttpApi(service)
