@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -113,22 +112,12 @@ def main() -> None:
     parser.add_argument("--leds", type=int, default=30)
     args = parser.parse_args()
 
+    from inprocess import start_platform
+
     from localcloud.testing import LocalCloud
 
     with LocalCloud() as cloud, tempfile.TemporaryDirectory() as tmp:
-        os.environ.update({
-            "DJANGO_SETTINGS_MODULE": "smartlight.settings",
-            "SMARTLIGHT_AWS_MODE": "local",
-            "SQLITE_PATH": ":memory:",
-            "IOT_DATA_ENDPOINT_URL": cloud.http_url,
-            "MOTO_ENDPOINT_URL": cloud.moto_url,
-            "CELERY_TASK_ALWAYS_EAGER": "true",
-            "LOG_LEVEL": "WARNING",
-        })
-        os.environ.pop("DATABASE_URL", None)
-        import django
-
-        django.setup()
+        start_platform(cloud)
         from devices import actions
 
         home = Home(cloud, args.lights, args.leds, Path(tmp))
