@@ -9,24 +9,28 @@ and the shadow gateway's errors are turned into responses in one place, smartlig
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Count, Max, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from accounts.access import get_home_for_api
 from accounts.api_auth import client_address
-from accounts.models import Role
-from devices import actions, claims
+from accounts.models import Membership, Role
+from devices import actions, claims, words
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
 from devices.models import Device, Room, Scene
+from devices.picture import frame_pixels, frames_dir, read_frame, state_pixels
 from smartlight import contract
 from smartlight.text import Name
 
@@ -60,6 +64,18 @@ class DeviceOut(Schema):
     desired: dict[str, Any]
     reported: dict[str, Any]
     pending: dict[str, Any] = Field(description="desired keys the light does not show yet")
+    look: dict[str, Any] = Field(
+        description="what a control for the light shows: the desired value where one is asked, "
+                    "else the reported one (light-state keys, defaults filled in)")
+    shown: dict[str, Any] = Field(
+        description="what the light shows, as it last reported (light-state keys, defaults "
+                    "filled in)")
+    words: str = Field(description="what the light shows in plain words, "
+                                   "e.g. “shows on · 80 % · Warm white”")
+    picture: list[str] = Field(
+        description="colours along the strip (#rrggbb, at most 8): the light's last rendered "
+                    "frame where the platform has one, else drawn from `shown`")
+    role: Role = Field(description="the caller's role in the light's home")
 
 
 class DevicePatch(Schema):
@@ -136,7 +152,19 @@ def _scoped(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code, rol
     return obj
 
 
-def device_out(device: Device) -> dict[str, Any]:
+def _scoped_device(request: HttpRequest, code: UUID, role: str) -> tuple[Device, str]:
+    """The caller's light and their role in its home (part of every light the API answers)."""
+    try:
+        device, membership = get_device_for_user(request.auth, code, role)
+    except PermissionDenied as exc:
+        raise HttpError(403, str(exc) or "Forbidden") from exc
+    return device, membership.role
+
+
+def device_out(device: Device, role: str, frames: Path | None = None) -> dict[str, Any]:
+    """A light as the API answers it; `frames` is where simulated lights draw (local mode)."""
+    shown = device.shown
+    frame = read_frame(device.thing_name, frames) if frames is not None else None
     return {
         "code": device.code,
         "name": device.name,
@@ -151,6 +179,11 @@ def device_out(device: Device) -> dict[str, Any]:
         "desired": device.desired,
         "reported": device.reported,
         "pending": device.pending,
+        "look": device.look,
+        "shown": shown,
+        "words": words.shown_text(shown),
+        "picture": frame_pixels(frame) if frame else state_pixels(shown, device.led_count or 30),
+        "role": role,
     }
 
 
@@ -180,15 +213,45 @@ def _mine(model, request: HttpRequest, home: UUID | None) -> QuerySet:
 
 
 # --- devices ---------------------------------------------------------------------------------
-@router.get("/devices", response=list[DeviceOut], summary="Lights of my homes")
-def list_devices(request: HttpRequest, filters: Query[HomeFilter]) -> list[dict[str, Any]]:
-    devices = _mine(Device, request, filters.home).select_related("room").order_by("name", "id")
-    return [device_out(d) for d in devices]
+@router.get("/devices", response={200: list[DeviceOut], 304: None}, summary="Lights of my homes")
+def list_devices(
+    request: HttpRequest, filters: Query[HomeFilter], response: HttpResponse,
+) -> list[dict[str, Any]] | HttpResponse:
+    """Answers 304 Not Modified to `If-None-Match` with the last answer's ETag while none of
+    these lights changed (nor the caller's roles): the portal's home screen asks every second,
+    so an idle one costs two small queries."""
+    roles = dict(Membership.objects.filter(user=request.auth).values_list("home_id", "role"))
+    devices = _mine(Device, request, filters.home)
+    frames = frames_dir()
+    tag = _etag(devices, roles, frames)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if tag in request.headers.get("If-None-Match", ""):
+        return HttpResponseNotModified(headers=headers)
+    for name, value in headers.items():
+        response[name] = value
+    return [device_out(d, roles[d.home_id], frames)
+            for d in devices.select_related("room").order_by("name", "id")]
+
+
+def _etag(devices: QuerySet, roles: dict[int, str], frames: Path | None) -> str:
+    """A fingerprint of everything the list shows: how many lights, when the last one changed,
+    the caller's roles and, where simulated lights draw (their frames change without the
+    database: an effect animates), the newest frame."""
+    stats = devices.aggregate(n=Count("id"), t=Max("changed"))
+    parts = [str(stats["n"]), stats["t"].isoformat() if stats["t"] else "-",
+             repr(sorted(roles.items()))]
+    if frames is not None:
+        newest = 0
+        for thing in devices.values_list("thing_name", flat=True):
+            with contextlib.suppress(OSError):
+                newest = max(newest, (frames / thing / "frame.json").stat().st_mtime_ns)
+        parts.append(str(newest))
+    return '"' + hashlib.blake2s("|".join(parts).encode(), digest_size=12).hexdigest() + '"'
 
 
 @router.get("/devices/{code}", response=DeviceOut)
 def get_device(request: HttpRequest, code: UUID) -> dict[str, Any]:
-    return device_out(_scoped(get_device_for_user, request, code, Role.VIEWER))
+    return device_out(*_scoped_device(request, code, Role.VIEWER), frames_dir())
 
 
 @router.patch("/devices/{code}/state", response=DeviceOut, summary="Change a light",
@@ -196,14 +259,14 @@ def get_device(request: HttpRequest, code: UUID) -> dict[str, Any]:
 def set_state(
     request: HttpRequest, code: UUID, payload: dict[str, Any] = Body(...),
 ) -> dict[str, Any]:
-    device = _scoped(get_device_for_user, request, code, Role.MEMBER)
+    device, role = _scoped_device(request, code, Role.MEMBER)
     actions.do_set_desired(device, payload)
-    return device_out(device)
+    return device_out(device, role, frames_dir())
 
 
 @router.patch("/devices/{code}", response=DeviceOut, summary="Rename a light or move it")
 def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dict[str, Any]:
-    device = _scoped(get_device_for_user, request, code, Role.MEMBER)
+    device, role = _scoped_device(request, code, Role.MEMBER)
     data = payload.model_dump(exclude_unset=True)
     room: Room | None | object = actions.UNCHANGED
     if "room" in data:
@@ -214,12 +277,12 @@ def update_device(request: HttpRequest, code: UUID, payload: DevicePatch) -> dic
                 raise ValidationError([{"type": "value_error", "loc": ["body", "payload", "room"],
                                         "msg": "is not a room of this light's home"}])
     actions.do_update_device(device, name=data.get("name"), room=room)
-    return device_out(device)
+    return device_out(device, role, frames_dir())
 
 
 @router.delete("/devices/{code}", response={204: None}, summary="Remove a light (owner)")
 def delete_device(request: HttpRequest, code: UUID) -> tuple[int, None]:
-    device = _scoped(get_device_for_user, request, code, Role.OWNER)
+    device, _role = _scoped_device(request, code, Role.OWNER)
     actions.do_delete_device(device)
     return Status(204, None)
 
@@ -247,7 +310,8 @@ def claim_light(request: HttpRequest, payload: ClaimIn) -> tuple[int, dict[str, 
                                 "msg": str(exc)}]) from exc
     except actions.ClaimError as exc:
         raise HttpError(409, str(exc)) from exc
-    return Status(201, device_out(device))
+    role = Membership.objects.get(home=home, user=request.auth).role
+    return Status(201, device_out(device, role, frames_dir()))
 
 
 # --- rooms -----------------------------------------------------------------------------------

@@ -92,20 +92,24 @@ def gradient(pixels: Sequence[str]) -> str:
 
 
 def strip_gradient(state: Mapping[str, Any], led_count: int) -> str:
+    return gradient(state_pixels(state, led_count))
+
+
+def state_pixels(state: Mapping[str, Any], led_count: int) -> list[str]:
+    """strip_pixels, remembered: most lights of a home share a handful of looks."""
     key = tuple(state.get(k) for k in ("on", "brightness", "color", "color_temp_k", "effect"))
     try:
-        return _cached_gradient(key, led_count)
+        return list(_cached_pixels(key, min(led_count, MAX_STOPS)))
     except TypeError:  # an unhashable value in a malformed reported state
-        return gradient(strip_pixels(state, led_count))
+        return strip_pixels(state, led_count)
 
 
 @lru_cache(maxsize=4096)
-def _cached_gradient(key: tuple, led_count: int) -> str:
-    # Most lights of a home share a handful of looks: compute each picture once.
+def _cached_pixels(key: tuple, led_count: int) -> tuple[str, ...]:
     on, brightness, color, color_temp_k, effect = key
     state = {"on": on, "brightness": brightness, "color": color, "color_temp_k": color_temp_k,
              "effect": effect}
-    return gradient(strip_pixels(state, led_count))
+    return tuple(strip_pixels(state, led_count))
 
 
 def frames_dir() -> Path | None:
