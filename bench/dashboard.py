@@ -3,7 +3,8 @@
     .venv/bin/python bench/dashboard.py [--lights 500] [--runs 60]
 
 Builds a throwaway SQLite database in memory, a home with N lights in 10 rooms and a few
-scenes, then renders the dashboard and its live feed through Django's full middleware stack
+scenes, then renders the dashboard and its live feed (the API's list of the home's lights, which
+the page asks every second) through Django's full middleware stack
 (test client, signed in) and compares the p95 with a static page rendered the same way
 (base.html with no data), so the ratio says what the lights themselves cost.
 """
@@ -28,6 +29,8 @@ os.environ["SMARTLIGHT_SIM_DIR"] = ""  # strip pictures from the state, not a lo
 import django  # noqa: E402
 
 django.setup()
+
+FEED = "/api/v1/devices"
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -111,13 +114,13 @@ def main() -> None:
         keep = list(Device.objects.order_by("pk").values_list("pk", flat=True)[
             : args.lights // 10])
         results = {}
-        for url in ("/", "/live/"):
+        for url in ("/", FEED):
             results[url] = timed(client, url, args.runs)
         # An idle dashboard's poll: the browser revalidates with If-None-Match.
-        etag = client.get("/live/")["ETag"]
-        idle = timed(client, "/live/", args.runs, HTTP_IF_NONE_MATCH=etag)
+        etag = client.get(FEED)["ETag"]
+        idle = timed(client, FEED, args.runs, HTTP_IF_NONE_MATCH=etag)
         Device.objects.exclude(pk__in=keep).delete()
-        small_runs = {url: timed(client, url, 3) for url in ("/", "/live/")}
+        small_runs = {url: timed(client, url, 3) for url in ("/", FEED)}
         small = {url: run[1] for url, run in small_runs.items()}
         small_html = small_runs["/"][2]
 

@@ -14,6 +14,9 @@ from typing import Any
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from devices.models import Device
+from devices.picture import gradient
+
 # The toggle submits the page's one form#tile-toggles (its CSRF token) to this light's URL:
 # one token for the page rather than one a tile, which keeps 50 lights under 60 KB.
 # The pending badge and "last seen" are left out while they would be hidden (devices.js adds
@@ -42,27 +45,28 @@ def _format(template: str, **values: Any) -> SafeString:
     return mark_safe(template.format(**{k: _escape(v) for k, v in values.items()}))  # noqa: S308
 
 
-def light_card(card: dict[str, Any], can_control: bool) -> SafeString:
-    """One tile from the view's precomputed `card` dict (see devices.views._card)."""
-    device, live, look = card["device"], card["live"], card["look"]
+def light_card(device: Device, light: dict[str, Any], state_url: str,
+               can_control: bool) -> SafeString:
+    """One tile, from the light as the API answers it (devices.api.device_out)."""
+    connected, pending, look = light["connected"], light["pending"], light["look"]
     return _format(
         CARD,
-        code=card["code"],
+        code=light["code"],
         name=device.name,
-        strip=live["strip"],
-        on_class=" is-on" if live["shown"].get("on") else "",
-        pending_class=" is-pending" if live["pending"] else "",
-        offline_class="" if live["connected"] else " is-offline",
-        status="Online" if live["connected"] else "Offline",
-        pending=_format(PENDING, text="pending" if live["connected"]
-                        else "applies when the light is back") if live["pending"] else "",
+        strip=gradient(light["picture"]),
+        on_class=" is-on" if light["shown"].get("on") else "",
+        pending_class=" is-pending" if pending else "",
+        offline_class="" if connected else " is-offline",
+        status="Online" if connected else "Offline",
+        pending=_format(PENDING, text="pending" if connected
+                        else "applies when the light is back") if pending else "",
         # Last seen matters only while the light is away: an online light is seen right now.
-        seen="" if live["connected"] else _format(
+        seen="" if connected else _format(
             SEEN, text=f"last seen {timesince(device.last_seen)} ago" if device.last_seen
             else "never seen"),
-        shown=card["shown_text"],
-        state_url=card["state_url"],
+        shown=light["words"],
+        state_url=state_url,
         disabled="" if can_control else " disabled",
-        pressed="true" if look["on"] else "false",
-        toggle_to="false" if look["on"] else "true",
+        pressed="true" if look.get("on") else "false",
+        toggle_to="false" if look.get("on") else "true",
     )

@@ -4,7 +4,6 @@ from devices import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("live/", views.live, name="devices_live"),
     path("lights/add/", views.light_add, name="light_add"),
     path("claim/<str:code>", views.light_add, name="claim"),
     path("claim/<str:code>/", views.light_add),

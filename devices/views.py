@@ -1,20 +1,19 @@
-"""The portal's lights pages: the home dashboard, its live status feed, and the forms behind it.
+"""The portal's lights pages: the home dashboard and the forms behind it.
 
 Thin views (STYLE): parse input, fetch through devices/access.py or accounts/access.py, call an
-action, respond. Light controls post with fetch() from static/js/devices.js and get JSON back;
-every form also works without JavaScript (redirect back to the dashboard with a message).
+action, respond. On the dashboard, static/js/devices.js talks to the JSON API (/api/v1, the
+session's cookie and CSRF token) for every change and every live update; the forms here are
+what a browser without the script posts (redirect back to the dashboard with a message).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Max
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -24,50 +23,15 @@ from accounts.api_auth import client_address
 from accounts.models import Role
 from devices import actions, claims, shadow, words
 from devices.access import get_device_for_user, get_room_for_user, get_scene_for_user
+from devices.api import device_out
 from devices.cards import light_card
 from devices.forms import ClaimForm, DeviceForm, RoomForm, SceneEditForm, SceneForm, StateForm
 from devices.models import Device, Room
-from devices.picture import frame_pixels, frames_dir, gradient, read_frame, strip_gradient
+from devices.picture import frames_dir, strip_gradient
 from smartlight import contract
 
-# The dashboard polls the live feed this often, so changes show within 2 s.
+# The home screen asks the API for its lights this often, so changes show within 2 s.
 POLL_MS = 1000
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _strip_css(device: Device, shown: dict[str, Any], base) -> str:
-    frame = read_frame(device.thing_name, base) if base else None
-    return gradient(frame_pixels(frame)) if frame else strip_gradient(shown,
-                                                                       device.led_count or 30)
-
-
-def live_state(device: Device, base=None) -> dict[str, Any]:
-    """What the dashboard needs to redraw one light: cheap, from the cached row only."""
-    look = device.look
-    shown = device.shown
-    return {
-        "code": str(device.code),
-        "connected": device.connected,
-        "last_seen": device.last_seen.isoformat() if device.last_seen else None,
-        "pending": sorted(device.pending),
-        "look": {
-            "on": bool(look.get("on")),
-            "brightness": round(int(look.get("brightness", 0)) * 100 / 255),
-            "color": look.get("color", "#ffffff"),
-            "effect": look.get("effect", "solid"),
-            "speed": look.get("speed", 128),
-            "color_temp_k": look.get("color_temp_k"),
-        },
-        "shown": shown,
-        "shown_text": words.shown_text(shown),
-        "effects": device.effects,
-        "strip": _strip_css(device, shown, base),
-        "power_ma": (device.reported or {}).get("power_ma"),
-        "led_count": device.led_count,
-    }
 
 
 def _url_maker(name: str):
@@ -77,30 +41,11 @@ def _url_maker(name: str):
     return lambda code: pattern.replace(marker, str(code))
 
 
-def _card(device: Device, base, state_url, edit_url) -> dict[str, Any]:
-    live = live_state(device, base)
-    look = live["look"]
-    shown_text = live["shown_text"]
-    effects = list(live["effects"])
-    if look["effect"] not in effects:
-        effects.append(look["effect"])
-    return {
-        "device": device,
-        "code": live["code"],
-        "live": live,
-        "look": look,
-        "shown_text": shown_text,
-        "effects": effects,
-        "state_url": state_url(device.code),
-        "edit_url": edit_url(device.code),
-    }
-
-
-def _mean_brightness(cards: list[dict[str, Any]]) -> int:
+def _mean_brightness(lights: list[dict[str, Any]]) -> int:
     """Where a room's brightness slider starts: the mean of its lights' brightness (percent)."""
-    if not cards:
+    if not lights:
         return 50
-    return round(sum(card["look"]["brightness"] for card in cards) / len(cards))
+    return round(sum(light["look"]["brightness"] for light in lights) * 100 / 255 / len(lights))
 
 
 @login_required
@@ -110,19 +55,22 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     home = membership.home
     # Three queries whatever the number of lights: rooms, lights (with their room), scenes.
     rooms = list(Room.objects.filter(home=home).order_by("name"))
-    devices = list(Device.objects.filter(home=home).select_related("room").order_by("name"))
+    devices = list(Device.objects.filter(home=home).select_related("home", "room")
+                   .order_by("name"))
     scenes = list(home.scenes.order_by("name"))
-    base = frames_dir()
+    frames = frames_dir()
     state_url, edit_url = _url_maker("device_state"), _url_maker("device_edit")
+    # Each tile is drawn from the light as the API answers it: the page's script redraws it
+    # from the same answer (GET /api/v1/devices) once a second.
     by_room: dict[int | None, list[dict[str, Any]]] = {}
     for device in devices:
-        card = _card(device, base, state_url, edit_url)
-        card["html"] = light_card(card, membership.can_control)
-        by_room.setdefault(device.room_id, []).append(card)
+        light = device_out(device, membership.role, frames)
+        light["html"] = light_card(device, light, state_url(device.code), membership.can_control)
+        by_room.setdefault(device.room_id, []).append(light)
     groups = [
         {"room": room, "lights": by_room.get(room.pk, []),
          "brightness": _mean_brightness(by_room.get(room.pk, [])),
-         "any_on": any(card["look"]["on"] for card in by_room.get(room.pk, []))}
+         "any_on": any(light["look"]["on"] for light in by_room.get(room.pk, []))}
         for room in rooms
     ]
     if by_room.get(None):
@@ -139,54 +87,27 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "room_form": RoomForm(home=home),
         "poll_ms": POLL_MS,
         "edit_url_pattern": edit_url("CODE"),
+        "api_urls": _api_urls(home),
         "white_swatches": words.WHITE_SWATCHES,
         "color_swatches": words.COLOR_SWATCHES,
     })
 
 
-def _live_etag(home, base) -> str:
-    """A fingerprint of everything the live feed shows, from one aggregate query.
-
-    Simulated lights' frames change without the database (an effect animates), so in local
-    mode the newest frame file time is part of it.
-    """
-    stats = Device.objects.filter(home=home).aggregate(n=Count("id"), t=Max("changed"))
-    parts = [str(stats["n"]), stats["t"].isoformat() if stats["t"] else "-"]
-    if base is not None:
-        newest = 0
-        for thing in Device.objects.filter(home=home).values_list("thing_name", flat=True):
-            try:
-                newest = max(newest, (base / thing / "frame.json").stat().st_mtime_ns)
-            except OSError:
-                continue
-        parts.append(str(newest))
-    return '"' + hashlib.blake2s("|".join(parts).encode(), digest_size=12).hexdigest() + '"'
+def _api_urls(home) -> dict[str, str]:
+    """The API operations the home screen's script uses, CODE standing for an object's code."""
+    marker = "00000000-0000-0000-0000-000000000000"
+    urls = {
+        "devices": reverse("api:list_devices") + f"?home={home.code}",
+        "device_state": reverse("api:set_state", args=[marker]),
+        "room_state": reverse("api:set_room_state", args=[marker]),
+        "scene_apply": reverse("api:apply_scene", args=[marker]),
+    }
+    return {name: url.replace(marker, "CODE") for name, url in urls.items()}
 
 
-@login_required
-@require_GET
-def live(request: HttpRequest) -> HttpResponse:
-    """Every light of the current home as the dashboard draws it (polled every second).
-
-    Answers 304 while nothing changed: the browser revalidates its copy with If-None-Match
-    (Cache-Control: no-cache), so an idle dashboard costs one aggregate query per poll.
-    """
-    membership = require_membership(request)
-    base = frames_dir()
-    etag = _live_etag(membership.home, base)
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-    else:
-        devices = Device.objects.filter(home=membership.home).order_by("name")
-        response = JsonResponse({"devices": [live_state(d, base) for d in devices]})
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
-    return response
-
-
-def _errors_response(request: HttpRequest, errors: list[dict[str, str]], status: int = 422):
-    if _wants_json(request):
-        return JsonResponse({"errors": errors}, status=status)
+def _errors_response(request: HttpRequest, errors: list[dict[str, str]]) -> HttpResponse:
+    """A form posted without the page's script: back to the dashboard, which says what failed.
+    (The script talks to the API, which answers the same failures with their statuses.)"""
     for error in errors:
         messages.error(request, f"{error['field']}: {error['reason']}")
     return redirect("dashboard")
@@ -200,12 +121,11 @@ def _form_errors(form) -> list[dict[str, str]]:
 
 
 def _shadow_failure(request: HttpRequest, exc: contract.InvalidState | shadow.ShadowError):
-    """The same status as the API answers (smartlight/api.py): the exception's own."""
+    """The same words as the API's answer to the same failure (smartlight/api.py)."""
     if isinstance(exc, contract.InvalidState):
         return _errors_response(request, [{"field": e.field, "reason": e.reason}
-                                          for e in exc.errors], status=exc.status)
-    return _errors_response(request, [{"field": "light", "reason": exc.reason}],
-                            status=exc.status)
+                                          for e in exc.errors])
+    return _errors_response(request, [{"field": "light", "reason": exc.reason}])
 
 
 @login_required
@@ -219,8 +139,6 @@ def set_state(request: HttpRequest, code) -> HttpResponse:
         actions.do_set_desired(device, form.changes())
     except (contract.InvalidState, shadow.ShadowError) as exc:
         return _shadow_failure(request, exc)
-    if _wants_json(request):
-        return JsonResponse({"device": live_state(device, frames_dir())})
     return redirect("dashboard")
 
 
@@ -235,12 +153,6 @@ def set_room_state(request: HttpRequest, code) -> HttpResponse:
         result = actions.do_set_many(room.devices.all(), form.changes())
     except (contract.InvalidState, shadow.ShadowError) as exc:
         return _shadow_failure(request, exc)
-    if _wants_json(request):
-        base = frames_dir()
-        return JsonResponse({
-            "devices": [live_state(d, base) for d in result.changed],
-            "failed": result.failed,
-        })
     for name, reason in result.failed.items():
         messages.error(request, f"{name}: {reason}")
     return redirect("dashboard")
@@ -331,8 +243,6 @@ def scene_create(request: HttpRequest) -> HttpResponse:
         return _errors_response(request, _form_errors(form))
     scene = actions.do_save_scene(membership.home, form.cleaned_data["name"],
                                   form.cleaned_data["devices"])
-    if _wants_json(request):
-        return JsonResponse({"scene": {"code": str(scene.code), "name": scene.name}})
     messages.success(request, f"Scene “{scene.name}” saved.")
     return redirect("dashboard")
 
@@ -342,9 +252,6 @@ def scene_create(request: HttpRequest) -> HttpResponse:
 def scene_apply(request: HttpRequest, code) -> HttpResponse:
     scene, _ = get_scene_for_user(request.user, code, Role.MEMBER)
     result = actions.do_apply_scene(scene)
-    if _wants_json(request):
-        return JsonResponse({"changed": [str(d.code) for d in result.changed],
-                             "failed": result.failed})
     if result.failed:
         for name, reason in result.failed.items():
             messages.error(request, f"{name}: {reason}")

@@ -6,6 +6,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from devices.models import Device, Room, Scene
+from devices.picture import gradient
+
+# The home screen's feed: the API's list of lights (static/js/devices.js asks it every second).
+FEED = "/api/v1/devices"
 
 
 def test_it_shows_rooms_lights_and_scenes(client_for, alice, light, home):
@@ -23,9 +27,9 @@ def test_it_shows_rooms_lights_and_scenes(client_for, alice, light, home):
 def test_it_shows_the_look_in_percent_and_the_reported_effects(client_for, bob, light):
     page = client_for(bob).get("/").content.decode()
     assert "shows on · 78 % · Orange" in page
-    # The detail sheet is filled from the live feed, in the API's units for the controls
-    (entry,) = client_for(bob).get("/live/").json()["devices"]
-    assert (entry["look"]["brightness"], entry["look"]["color"]) == (78, "#ff8800")
+    # The detail sheet is filled from the API's answer (the page shows 200 of 255 as 78 %)
+    (entry,) = client_for(bob).get(FEED).json()
+    assert (entry["look"]["brightness"], entry["look"]["color"]) == (200, "#ff8800")
     assert {"rainbow", "breathe"} <= set(entry["effects"])
 
 
@@ -92,71 +96,98 @@ def test_the_dashboard_query_count_does_not_grow_with_lights(
     assert len(few) == len(many) <= 10
 
 
-def test_the_live_feed_lists_every_light_with_its_status(client_for, alice, light):
+def test_the_feed_lists_every_light_with_what_a_tile_needs(client_for, alice, light):
     light.desired = {"color": "#0000ff"}
     light.save()
-    data = client_for(alice).get("/live/").json()
-    (entry,) = data["devices"]
+    (entry,) = client_for(alice).get(FEED).json()
     assert entry["code"] == str(light.code)
-    assert entry["connected"] is True and entry["pending"] == ["color"]
+    assert entry["connected"] is True and entry["pending"] == {"color": "#0000ff"}
     assert entry["look"]["color"] == "#0000ff" and entry["shown"]["color"] == "#ff8800"
-    assert entry["strip"].startswith("linear-gradient")
+    assert entry["words"] == "shows on · 78 % · Orange"
+    assert entry["role"] == "owner"
+    assert len(entry["picture"]) == 8
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in entry["picture"])
 
 
-def test_the_live_feed_query_count_is_constant(client_for, alice, home, light):
+def test_the_dashboard_draws_its_tiles_from_the_same_answer_as_the_feed(client_for, alice,
+                                                                        light):
     client = client_for(alice)
-    client.get("/live/")
+    (entry,) = client.get(FEED).json()
+    page = client.get("/").content.decode()
+    tile = re.search(rf'<article [^>]*id="light-{light.code}".*?</article>', page, re.S).group(0)
+    assert f'<p data-role="shown">{entry["words"]}</p>' in tile
+    assert f'data-strip="{gradient(entry["picture"])}"' in tile
+    # The page's script is told where the API is, for this home
+    assert f'data-devices-url="/api/v1/devices?home={light.home.code}"' in page
+    assert 'data-device-state-url="/api/v1/devices/CODE/state"' in page
+
+
+def test_the_feed_query_count_is_constant(client_for, alice, home, light):
+    client = client_for(alice)
+    client.get(FEED)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as few:
-        client.get("/live/")
+        client.get(FEED)
     Device.objects.bulk_create([
         Device(home=home, name=f"L{i}", thing_name=f"sl-{i + 500:012x}") for i in range(40)
     ])
     with CaptureQueriesContext(connection) as many:
-        assert len(client.get("/live/").json()["devices"]) == 41
-    assert len(few) == len(many) <= 6
+        assert len(client.get(FEED).json()) == 41
+    assert len(few) == len(many) <= 7
 
 
-def test_the_live_feed_uses_the_simulators_frame_when_there_is_one(
+def test_the_feed_uses_the_simulators_frame_when_there_is_one(
     client_for, alice, light, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("SMARTLIGHT_SIM_DIR", str(tmp_path))
     (tmp_path / light.thing_name).mkdir()
     (tmp_path / light.thing_name / "frame.json").write_text('{"pixels": [[0, 255, 0], [0, 0, 0]]}')
-    (entry,) = client_for(alice).get("/live/").json()["devices"]
-    assert entry["strip"] == "linear-gradient(90deg, #00ff00, #1b1b1f)"
+    (entry,) = client_for(alice).get(FEED).json()
+    assert entry["picture"] == ["#00ff00", "#1b1b1f"]
 
 
-def test_anonymous_visitors_are_sent_to_sign_in(client):
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
     assert client.get("/").status_code == 302
-    assert client.get("/live/").status_code == 302
+    assert client.get(FEED).status_code == 401
 
 
-def test_the_live_feed_never_shows_another_homes_lights(client_for, charlie, light,
-                                                       charlies_light):
-    codes = [d["code"] for d in client_for(charlie).get("/live/").json()["devices"]]
+def test_the_feed_never_shows_another_homes_lights(client_for, charlie, light, charlies_light):
+    codes = [d["code"] for d in client_for(charlie).get(FEED).json()]
     assert codes == [str(charlies_light.code)]
 
 
-def test_the_live_feed_answers_not_modified_until_a_light_changes(
+def test_the_feed_answers_not_modified_until_a_light_changes(
     client_for, alice, light, django_assert_max_num_queries
 ):
     client = client_for(alice)
-    first = client.get("/live/")
+    first = client.get(FEED)
     etag = first["ETag"]
-    with django_assert_max_num_queries(4):
-        again = client.get("/live/", HTTP_IF_NONE_MATCH=etag)
+    # The rate counter (and its sweep), session, user, roles, the aggregate: no light is read
+    with django_assert_max_num_queries(6):
+        again = client.get(FEED, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304 and again["ETag"] == etag
     # When the consumer (or anybody) changes the light, the fingerprint moves
     from devices.ingest import ShadowEvent, apply_events
 
     apply_events([ShadowEvent(thing=light.thing_name, version=99, desired={},
                               reported={"on": False, "connected": True}, seen=None)])
-    changed = client.get("/live/", HTTP_IF_NONE_MATCH=etag)
+    changed = client.get(FEED, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
-    assert changed.json()["devices"][0]["shown"]["on"] is False
+    assert changed.json()[0]["shown"]["on"] is False
+
+
+def test_the_feed_answers_anew_when_the_callers_role_changes(client_for, bob, home, light):
+    # A role change moves no light, but the page must learn it (its controls depend on it)
+    from accounts.models import Membership
+
+    client = client_for(bob)
+    first = client.get(FEED)
+    assert first.json()[0]["role"] == "member"
+    Membership.objects.filter(home=home, user=bob).update(role="viewer")
+    again = client.get(FEED, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200 and again.json()[0]["role"] == "viewer"
 
 
 def test_a_light_reporting_nonsense_still_draws(client_for, alice, light):
@@ -167,9 +198,9 @@ def test_a_light_reporting_nonsense_still_draws(client_for, alice, light):
     response = client_for(alice).get("/")
     assert response.status_code == 200
     assert f'id="light-{light.code}"' in response.content.decode()
-    (entry,) = client_for(alice).get("/live/").json()["devices"]
-    assert entry["look"] == {"on": False, "brightness": 50, "color": "#ffffff",
-                             "effect": "solid", "speed": 128, "color_temp_k": None}
+    (entry,) = client_for(alice).get(FEED).json()
+    assert entry["look"] == {"on": False, "brightness": 128, "color": "#ffffff",
+                             "effect": "solid", "speed": 128}
 
 
 def test_names_and_reported_values_are_escaped(client_for, alice, light):

@@ -46,8 +46,8 @@ def test_a_patch_reaches_the_strip_and_presence_follows_the_light(
         eventually(lambda: sims.frame(THING) == [[0, 255, 0]] * 30)
         consumer.until(lambda: _device().reported.get("color") == "#00ff00"
                        and not _device().pending)
-        live = client_for(bob).get("/live/").json()["devices"][0]
-        assert live["shown"]["color"] == "#00ff00" and live["pending"] == []
+        (live,) = client_for(bob).get("/api/v1/devices").json()
+        assert live["shown"]["color"] == "#00ff00" and live["pending"] == {}
         seen_before = _device().last_seen
         assert seen_before is not None
 

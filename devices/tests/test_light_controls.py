@@ -1,4 +1,6 @@
-"""The portal's light and room controls (POST /lights/<code>/state/, /rooms/<code>/state/)."""
+"""The portal's light and room controls as a browser without the page's script posts them
+(POST /lights/<code>/state/, /rooms/<code>/state/): back to the dashboard, which says what
+happened. (With the script, the page uses the API: devices/tests/test_api.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +9,10 @@ import pytest
 from devices.models import Device
 from devices.tests.conftest import live_shadow, register_thing
 
-JSON = {"HTTP_ACCEPT": "application/json"}
+
+def messages_after(response) -> str:
+    assert response.redirect_chain[-1][0] == "/"
+    return response.content.decode()
 
 
 @pytest.fixture
@@ -23,17 +28,16 @@ def desired_in_aws(aws, device):
 def test_a_member_switches_a_light_and_sets_brightness_in_percent(client_for, bob, aws,
                                                                  shadowed):
     url = f"/lights/{shadowed.code}/state/"
-    response = client_for(bob).post(url, {"on": "false", "brightness": "50"}, **JSON)
-    assert response.status_code == 200
+    response = client_for(bob).post(url, {"on": "false", "brightness": "50"})
+    assert response.status_code == 302 and response["Location"] == "/"
     assert desired_in_aws(aws, shadowed) == {"on": False, "brightness": 128}
-    device = response.json()["device"]
-    assert device["pending"] == ["brightness", "on"]
-    assert device["look"]["brightness"] == 50
+    shadowed.refresh_from_db()
+    assert set(shadowed.pending) == {"brightness", "on"}
 
 
 def test_colour_effect_and_speed_are_sent_as_given(client_for, bob, aws, shadowed):
     url = f"/lights/{shadowed.code}/state/"
-    client_for(bob).post(url, {"color": "#00aaff", "effect": "rainbow", "speed": "200"}, **JSON)
+    client_for(bob).post(url, {"color": "#00aaff", "effect": "rainbow", "speed": "200"})
     assert desired_in_aws(aws, shadowed) == {"color": "#00aaff", "effect": "rainbow",
                                              "speed": 200}
 
@@ -50,9 +54,8 @@ def test_colour_effect_and_speed_are_sent_as_given(client_for, bob, aws, shadowe
 )
 def test_bad_input_is_refused_with_the_field_and_changes_nothing(client_for, bob, aws,
                                                                  shadowed, data, field):
-    response = client_for(bob).post(f"/lights/{shadowed.code}/state/", data, **JSON)
-    assert response.status_code == 422
-    assert [e["field"] for e in response.json()["errors"]] == [field]
+    response = client_for(bob).post(f"/lights/{shadowed.code}/state/", data, follow=True)
+    assert f'<li class="msg msg-error">{field}: ' in messages_after(response)
     shadowed.refresh_from_db()
     assert shadowed.desired == {"on": True}
     assert "desired" not in live_shadow_or_empty(aws, shadowed)
@@ -75,7 +78,7 @@ def test_without_javascript_it_redirects_with_a_message(client_for, bob, aws, sh
 
 
 def test_a_viewer_cannot_change_a_light(client_for, vera, aws, shadowed):
-    response = client_for(vera).post(f"/lights/{shadowed.code}/state/", {"on": "false"}, **JSON)
+    response = client_for(vera).post(f"/lights/{shadowed.code}/state/", {"on": "false"})
     assert response.status_code == 403
     assert live_shadow_or_empty(aws, shadowed) == {}
 
@@ -93,11 +96,11 @@ def test_an_unreachable_shadow_service_is_reported_and_changes_nothing(client_fo
     settings.IOT_DATA_ENDPOINT_URL = "http://127.0.0.1:9"
     aws.reset_clients()
     try:
-        response = client_for(bob).post(f"/lights/{light.code}/state/", {"on": "false"}, **JSON)
+        response = client_for(bob).post(f"/lights/{light.code}/state/", {"on": "false"},
+                                        follow=True)
     finally:
         aws.reset_clients()
-    assert response.status_code == 503
-    assert "unreachable" in response.json()["errors"][0]["reason"]
+    assert "light: " in messages_after(response) and "unreachable" in response.content.decode()
     light.refresh_from_db()
     assert light.desired == {"on": True}
 
@@ -109,8 +112,8 @@ def test_a_room_switch_reaches_every_light_of_the_room(client_for, bob, aws, sha
     for device in (lamp, outside):
         register_thing(aws, device.thing_name)
     response = client_for(bob).post(f"/rooms/{shadowed.room.code}/state/",
-                                    {"on": "false", "brightness": "10"}, **JSON)
-    assert response.status_code == 200 and response.json()["failed"] == {}
+                                    {"on": "false", "brightness": "10"}, follow=True)
+    assert "msg-error" not in messages_after(response)
     assert desired_in_aws(aws, shadowed) == desired_in_aws(aws, lamp) == {
         "on": False, "brightness": 26}
     assert live_shadow_or_empty(aws, outside) == {}
@@ -126,8 +129,8 @@ def test_a_viewer_cannot_switch_a_room_and_others_get_404(client_for, vera, char
 
 def test_a_bad_room_request_changes_no_light(client_for, bob, aws, shadowed, home):
     response = client_for(bob).post(f"/rooms/{shadowed.room.code}/state/",
-                                    {"color": "blue", "on": "true"}, **JSON)
-    assert response.status_code == 422
+                                    {"color": "blue", "on": "true"}, follow=True)
+    assert '<li class="msg msg-error">color: ' in messages_after(response)
     assert live_shadow_or_empty(aws, shadowed) == {}
 
 
@@ -137,7 +140,7 @@ def test_an_effect_one_light_lacks_fails_only_for_that_light(client_for, bob, aw
                                   thing_name="sl-0000000000a4", reported={"effects": ["solid"]})
     register_thing(aws, plain.thing_name)
     response = client_for(bob).post(f"/rooms/{shadowed.room.code}/state/",
-                                    {"effect": "rainbow"}, **JSON)
-    assert list(response.json()["failed"]) == ["Plain"]
+                                    {"effect": "rainbow"}, follow=True)
+    assert '<li class="msg msg-error">Plain: ' in messages_after(response)
     assert desired_in_aws(aws, shadowed) == {"effect": "rainbow"}
     assert live_shadow_or_empty(aws, plain) == {}

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 
-def test_a_signed_out_fetch_of_the_live_feed_gets_401_not_the_sign_in_page(client, db):
-    response = client.get("/live/", HTTP_ACCEPT="application/json")
+def test_a_signed_out_fetch_of_the_home_screens_feed_gets_401(client, db):
+    response = client.get("/api/v1/devices", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_signed_out_fetch_of_a_portal_page_gets_401_not_the_sign_in_page(client, db):
+    response = client.get("/", HTTP_ACCEPT="application/json")
     assert response.status_code == 401
     assert response.json()["errors"][0]["field"] == "session"
     assert response.json()["login_url"] == "/accounts/login/"

@@ -1,12 +1,19 @@
 // The home screen: tiles that toggle with one tap, one detail sheet for the light being adjusted,
-// and every tile redrawn from the live feed once a second, so changes made elsewhere show without
-// a reload within 2 s (docs/decisions.md, "The dashboard's live feed"). The feed's entries are
-// devices.views.live_state; the words on the page (shown_text) come from the server too.
+// and every tile redrawn once a second from the JSON API's list of the home's lights, so changes
+// made elsewhere show without a reload within 2 s (docs/decisions.md, "The dashboard's live
+// feed"). One protocol: the page reads and changes lights only through /api/v1 (the session's
+// cookie and CSRF token), in the API's shapes (devices.api.DeviceOut); the words on the page
+// (`words`) and the strip's colours (`picture`) come from the server too.
 (function () {
   "use strict";
   const root = document.getElementById("lights");
   if (!root) return;
-  const liveUrl = root.dataset.liveUrl;
+  const urls = {
+    devices: root.dataset.devicesUrl,
+    deviceState: (code) => root.dataset.deviceStateUrl.replace("CODE", code),
+    roomState: (code) => root.dataset.roomStateUrl.replace("CODE", code),
+    sceneApply: (code) => root.dataset.sceneApplyUrl.replace("CODE", code),
+  };
   const pollMs = parseInt(root.dataset.pollMs || "1000", 10);
   const sheet = document.getElementById("sheet");
   const sheetForm = sheet && sheet.querySelector("[data-role=sheet-form]");
@@ -18,6 +25,9 @@
   const touched = new Map();
   const lights = new Map();  // code -> the light's last live state
   let openCode = null;
+  // Failures of a room's or a scene's change are said here, above the rooms.
+  const pageError = document.getElementById("page-error");
+  const pageStatus = document.getElementById("page-status");
 
   function csrfToken() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -61,40 +71,72 @@
     box.hidden = !text;
   }
 
-  async function post(url, body, errorBox) {
-    showError(errorBox, "");
+  // A form field as the API's light state: brightness is a percent on the page, 0-255 there.
+  function change(name, value) {
+    if (name === "on") return { on: value === "true" };
+    if (name === "brightness") return { brightness: Math.round(Number(value) * 255 / 100) };
+    if (name === "speed" || name === "color_temp_k") return { [name]: Number(value) };
+    return { [name]: value };
+  }
+
+  // The API's reasons in words: 422 lists each field and its reason, others give one detail.
+  function reasons(data, status) {
+    const detail = data && data.detail;
+    if (Array.isArray(detail)) {
+      return detail.map((e) => (e.loc || []).slice(-1)[0] + ": " + e.msg).join("; ");
+    }
+    return detail || "That did not work (" + status + ").";
+  }
+
+  // One change through the API; answers its JSON, or null once the failure has been shown.
+  async function send(method, url, body, box) {
+    showError(box, "");
     let response;
     try {
       response = await fetch(url, {
-        method: "POST",
-        body: body,
+        method: method,
+        body: body === undefined ? undefined : JSON.stringify(body),
         credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json" },
+        headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json",
+                   "Content-Type": "application/json" },
       });
     } catch (e) {
-      showError(errorBox, "The network is unreachable; nothing was changed.");
-      return;
+      showError(box, "The network is unreachable; nothing was changed.");
+      return null;
     }
-    if (response.status === 401) { window.smartlight.sessionLost(401); return; }
+    if (response.status === 401) { window.smartlight.sessionLost(401); return null; }
     let data = null;
-    try { data = await response.json(); } catch (e) { /* an HTML error page */ }
+    try { data = await response.json(); } catch (e) { /* not JSON: an error page */ }
+    if (response.status === 403 && (!data || String(data.detail).startsWith("CSRF"))) {
+      // The page's form token is no longer the session's: signed out or in again elsewhere.
+      window.smartlight.sessionLost(403);
+      return null;
+    }
     if (response.status === 403) {
-      // Ours answers JSON; Django's form-token check answers HTML: the session changed.
-      if (data) showError(errorBox, "You may not change this light.");
-      else window.smartlight.sessionLost(403);
-      return;
+      showError(box, "You may not change this light (your role in this home changed).");
+      pollNow();
+      return null;
     }
-    data = data || {};
-    if (!response.ok) {
-      const errors = (data.errors || []).map((e) => e.field + ": " + e.reason);
-      showError(errorBox, errors.join("; ") || "That did not work (" + response.status + ").");
-      return;
-    }
-    if (data.device) draw(data.device, true);
-    (data.devices || []).forEach((d) => draw(d, true));
+    if (!response.ok) { showError(box, reasons(data, response.status)); return null; }
+    return data || {};
+  }
+
+  async function changeLight(code, name, value, box) {
+    const d = await send("PATCH", urls.deviceState(code), change(name, value), box);
+    if (!d) return;
+    draw(d, true);
     followRooms();
-    const failed = Object.entries(data.failed || {});
-    if (failed.length) showError(errorBox, failed.map(([n, r]) => n + ": " + r).join("; "));
+  }
+
+  // A room's or a scene's change answers which lights took it: the next poll draws them.
+  async function changeMany(url, body, box, done) {
+    if (pageStatus) pageStatus.textContent = "";
+    const result = await send(body ? "PATCH" : "POST", url, body, box);
+    if (!result) return;
+    const failed = Object.entries(result.failed || {});
+    if (failed.length) showError(box, failed.map(([n, r]) => n + ": " + r).join("; "));
+    else if (done && pageStatus) pageStatus.textContent = done;
+    pollNow();
   }
 
   function since(iso) {
@@ -129,35 +171,43 @@
 
   function tint(tile, d) {
     // The tile glows in the light's real colour, as bright as the light is; off is untinted.
-    const first = d.strip.match(/#[0-9a-f]{6}/i);
+    const first = d.picture[0];
     const level = d.shown.on ? Math.max(0.15, (d.shown.brightness || 0) / 255) : 0;
     if (!first || level === 0) {
       tile.style.removeProperty("--tint");
       tile.style.removeProperty("--glow");
       return;
     }
-    const [r, g, b] = rgbOf(first[0]);
+    const [r, g, b] = rgbOf(first);
     tile.style.setProperty("--tint", "rgba(" + r + ", " + g + ", " + b + ", " + (0.06 + 0.2 * level).toFixed(2) + ")");
     tile.style.setProperty("--glow", "rgba(" + r + ", " + g + ", " + b + ", " + (0.7 * level).toFixed(2) + ")");
   }
+
+  function gradient(picture) {
+    const stops = picture.length > 1 ? picture : [picture[0], picture[0]];
+    return "linear-gradient(90deg, " + stops.join(", ") + ")";
+  }
+
+  function percent(level) { return Math.round((level || 0) * 100 / 255); }
 
   function draw(d, fromOwnChange) {
     lights.set(d.code, d);
     const tile = document.getElementById("light-" + d.code);
     if (!tile) return;
+    const pendingKeys = Object.keys(d.pending);
     tile.classList.toggle("is-offline", !d.connected);
-    tile.classList.toggle("is-pending", d.pending.length > 0);
+    tile.classList.toggle("is-pending", pendingKeys.length > 0);
     tile.classList.toggle("is-on", !!d.shown.on);
     tile.querySelector("[data-role=status]").textContent = d.connected ? "Online" : "Offline";
     const pending = part(tile, "pending", "pending-badge");
-    pending.hidden = d.pending.length === 0;
+    pending.hidden = pendingKeys.length === 0;
     pending.textContent = d.connected ? "pending" : "applies when the light is back";
     // Last seen matters only while the light is away: an online light is seen right now.
     const seen = part(tile, "last-seen", "");
     seen.textContent = d.connected ? "" : since(d.last_seen);
     seen.hidden = d.connected;
-    tile.querySelector("[data-role=shown]").textContent = d.shown_text;
-    tile.querySelector("[data-role=strip]").style.background = d.strip;
+    tile.querySelector("[data-role=shown]").textContent = d.words;
+    tile.querySelector("[data-role=strip]").style.background = gradient(d.picture);
     tint(tile, d);
     const toggle = followable(tile.querySelector("[data-control=on]"), d.code + ":on");
     if (toggle) {
@@ -176,7 +226,7 @@
       if (!states.length) continue;
       const slider = followable(section.querySelector(".room-brightness"), "room:" + section.id);
       if (slider) {
-        const mean = Math.round(states.reduce((a, d) => a + d.look.brightness, 0) / states.length);
+        const mean = percent(states.reduce((a, d) => a + d.look.brightness, 0) / states.length);
         if (String(slider.value) !== String(mean)) slider.value = mean;
       }
       const toggle = followable(section.querySelector("[data-room-toggle]"), "room-on:" + section.id);
@@ -190,15 +240,18 @@
   }
 
   root.addEventListener("submit", (event) => {
-    const form = event.target;
     const submitter = event.submitter;
     const tile = submitter && submitter.closest(".tile");
     const roomToggle = submitter && submitter.hasAttribute("data-room-toggle");
-    if (!tile && !roomToggle) return;
+    const scene = submitter && submitter.dataset.scene;
+    if (!tile && !roomToggle && !scene) return;
     event.preventDefault();
-    const body = new FormData();
-    if (submitter && submitter.name) body.append(submitter.name, submitter.value);
-    if (tile && submitter && submitter.dataset.control === "on") {
+    if (scene) {
+      const name = submitter.lastChild.textContent;
+      changeMany(urls.sceneApply(scene), undefined, pageError, "Scene “" + name + "” applied.");
+      return;
+    }
+    if (tile && submitter.dataset.control === "on") {
       // Show the tap at once; the light's report confirms it.
       touch(codeOf(tile) + ":on");
       const on = submitter.value === "true";
@@ -211,17 +264,20 @@
       submitter.value = on ? "false" : "true";
       submitter.setAttribute("aria-pressed", on ? "true" : "false");
       submitter.firstChild.textContent = on ? "All off" : "All on";
+      const room = submitter.closest("section.room").id.slice("room-".length);
+      changeMany(urls.roomState(room), change("on", on ? "true" : "false"), pageError);
+      return;
     }
-    post(submitter.formAction, body, tile ? errorBox(tile) : null);
+    changeLight(codeOf(tile), "on", submitter.getAttribute("aria-pressed"), errorBox(tile));
   });
 
   root.addEventListener("change", (event) => {
     const input = event.target;
     if (input.classList.contains("room-brightness")) {
-      touch("room:" + input.closest("section.room").id);
-      const body = new FormData();
-      body.append(input.name, input.value);
-      post(input.dataset.url, body, null);
+      const section = input.closest("section.room");
+      touch("room:" + section.id);
+      changeMany(urls.roomState(section.id.slice("room-".length)),
+                 change("brightness", input.value), pageError);
     }
   });
 
@@ -248,14 +304,14 @@
   function control(name) { return sheetForm.querySelector("[data-control=" + name + "]"); }
 
   function fillSheet(d, fromOwnChange) {
-    sheetForm.querySelector("[data-role=sheet-shown]").textContent = d.shown_text;
+    sheetForm.querySelector("[data-role=sheet-shown]").textContent = d.words;
     if (fromOwnChange) return;
     const key = (name) => d.code + ":" + name;
     const brightness = followable(control("brightness"), key("brightness"));
-    if (brightness) brightness.value = d.look.brightness;
+    if (brightness) brightness.value = percent(d.look.brightness);
     sheetForm.querySelector("[data-role=brightness-out]").textContent = control("brightness").value + " %";
     const color = followable(control("color"), key("color"));
-    if (color) color.value = d.look.color;
+    if (color) color.value = d.look.color || "#ffffff";
     const effect = followable(control("effect"), key("effect"));
     if (effect) {
       const names = d.effects.includes(d.look.effect) ? d.effects : [...d.effects, d.look.effect];
@@ -268,7 +324,7 @@
     if (speed) speed.value = d.look.speed;
     // Only the controls the effect uses: solid has no speed.
     sheetForm.querySelector("[data-role=speed-row]").hidden = control("effect").value === "solid";
-    if (!dragging || dragging.dataset.role !== "wheel") placeWheel(d.look.color);
+    if (!dragging || dragging.dataset.role !== "wheel") placeWheel(d.look.color || "#ffffff");
   }
 
   function effectName(name) {
@@ -297,10 +353,8 @@
   function sendFromSheet(name, value) {
     if (!openCode) return;
     touch(openCode + ":" + name);
-    const body = new FormData();
-    body.append(name, value);
     if (name === "color") remember(value);
-    post(sheetForm.action, body, sheetForm.querySelector("[data-role=error]"));
+    changeLight(openCode, name, value, sheetForm.querySelector("[data-role=error]"));
   }
 
   if (sheet) {
@@ -428,22 +482,59 @@
     box.hidden = list.length === 0;
   }
 
-  // --- the live feed ---------------------------------------------------------------------
+  // --- the live feed: the API's list of the home's lights -----------------------------------
   // The strip pictures come as data: the Content-Security-Policy allows no inline styles.
   for (const strip of root.querySelectorAll("[data-strip]")) strip.style.background = strip.dataset.strip;
 
+  // What the page was drawn with: which lights, in which rooms, and the person's role. When
+  // that changes elsewhere (a light added, moved or removed, a role changed), the page is drawn
+  // anew by the server, once nobody is dragging a control or has the sheet open.
+  function layoutChanged(list) {
+    const tiles = [...root.querySelectorAll(".tile")];
+    if (tiles.length !== list.length) return true;
+    return list.some((d) => {
+      const tile = document.getElementById("light-" + d.code);
+      const section = tile && tile.closest("section.room");
+      return !tile || d.role !== root.dataset.myRole ||
+        (section.id || null) !== (d.room ? "room-" + d.room : null);
+    });
+  }
+  let redrawWanted = false;
+  function redrawWhenIdle() {
+    redrawWanted = true;
+    if (dragging || (sheet && sheet.open)) return;
+    window.location.reload();
+  }
+  if (sheet) sheet.addEventListener("close", () => { if (redrawWanted) redrawWhenIdle(); });
+  window.addEventListener("pointerup", () => { if (redrawWanted) window.setTimeout(redrawWhenIdle, 0); });
+
+  let timer = null;
+  let polling = false;
+  let again = false;
   async function poll() {
+    window.clearTimeout(timer);
+    if (polling) { again = true; return; }  // one request at a time; this one asks once more
+    polling = true;
+    let signedOut = false;
     try {
-      const response = await fetch(liveUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
-      if (response.status === 401) { window.smartlight.sessionLost(401); return; }
-      if (response.ok) {
-        const data = await response.json();
-        data.devices.forEach((d) => draw(d, false));
+      const response = await fetch(urls.devices, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (response.status === 401) {
+        signedOut = true;
+        window.smartlight.sessionLost(401);
+      } else if (response.ok) {
+        const list = await response.json();
+        list.forEach((d) => draw(d, false));
         followRooms();
         root.dataset.live = "on";  // drawn from the feed and wired: tests can tell
+        if (layoutChanged(list)) redrawWhenIdle();
       }
     } catch (e) { /* offline for a moment: try again on the next tick */ }
-    window.setTimeout(poll, document.hidden ? pollMs * 5 : pollMs);
+    polling = false;
+    if (signedOut) return;
+    timer = window.setTimeout(poll, again ? 0 : (document.hidden ? pollMs * 5 : pollMs));
+    again = false;
   }
+  // After a change the light's new state is fetched at once rather than on the next tick.
+  function pollNow() { window.setTimeout(poll, 0); }
   poll();
 })();

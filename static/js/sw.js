@@ -1,7 +1,7 @@
 // The service worker: keeps the app shell (styles, scripts, icons) for a quick start and shows a
-// plain offline page when the portal cannot be reached. Pages, the live feed and the API always
-// go to the network: they are private and must be current. SHELL and OFFLINE are put in front
-// of this file by smartlight.views.service_worker.
+// plain offline page when the portal cannot be reached. Pages and the API (the dashboard's live
+// feed among it) always go to the network: they are private and must be current. SHELL and
+// OFFLINE are put in front of this file by smartlight.views.service_worker.
 const CACHE = "smartlight-shell-" + SHELL.join("|").length + "-" + SHELL.length;
 
 self.addEventListener("install", (event) => {
