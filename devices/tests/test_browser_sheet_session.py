@@ -1,12 +1,13 @@
 """On a phone (390×844, touch) and a desktop: a long press on a tile opens that light's sheet
-without changing the light, and the keyboard opens and closes the sheet too."""
+without changing the light, the keyboard opens and closes the sheet too, and pages driven by
+htmx show the signed-out banner when the session ended (or changed) in another tab."""
 
 from __future__ import annotations
 
 import pytest
 
 from devices.tests.conftest import register_thing
-from devices.tests.test_browser import sign_in
+from devices.tests.test_browser import PASSWORD, sign_in
 from devices.tests.test_browser_live import screen
 
 pytestmark = [pytest.mark.browser]
@@ -148,3 +149,121 @@ def test_adjust_opens_the_sheet_from_the_keyboard_and_escape_closes_it_back_to_a
     # Opening and closing changed nothing
     assert sent == []
     assert Device.objects.get(pk=light.pk).desired == {"on": True}
+
+
+# --- htmx pages with a session that ended elsewhere -------------------------------------------
+def sign_out_elsewhere(page, sign_in_again_as: str = "") -> None:
+    """Sign out in another tab of the same browser (and, if asked, sign in there again, which
+    gives the browser a new form token the first tab does not know)."""
+    other = page.context.new_page()
+    other.goto("/")
+    other.get_by_role("button", name="Sign out").click()
+    other.get_by_role("button", name="Sign in").wait_for()
+    if sign_in_again_as:
+        other.get_by_label("E-mail").fill(sign_in_again_as)
+        other.get_by_label("Password").fill(PASSWORD)
+        other.get_by_role("button", name="Sign in").click()
+        other.get_by_role("button", name="Sign out").wait_for()
+    other.close()
+
+
+def open_members(page, home) -> str:
+    """The Members page of `home`, once loaded (htmx, a deferred script, wired its forms)."""
+    url = f"/homes/{home.code}/members/"
+    page.goto(url, wait_until="load")
+    page.wait_for_function("() => window.htmx !== undefined")
+    return url
+
+
+def test_an_htmx_form_sent_after_signing_out_elsewhere_shows_the_banner_and_changes_nothing(
+    aws, screen, live_server, home, alice
+):
+    from accounts.models import Invitation
+
+    page = screen
+    sign_in(page, alice.email)
+    url = open_members(page, home)
+    banner = page.locator("#session-banner")
+    assert banner.is_hidden()
+    page.get_by_label("E-mail").fill("dora@example.com")
+
+    # Given alice signs out in another tab
+    sign_out_elsewhere(page)
+
+    # When she sends the invitation on the first tab (htmx: the page stays, #main would swap)
+    with page.expect_response(lambda r: r.url.endswith(f"{url}invite/")) as answer:
+        page.get_by_role("button", name="Send invitation").click()
+    assert answer.value.status == 401
+
+    # Then the banner says she is signed out and offers to sign in again, back to this page
+    banner.wait_for(state="visible")
+    assert "signed out" in banner.inner_text()
+    sign_in_again = banner.get_by_role("link", name="Sign in again")
+    assert sign_in_again.get_attribute("href").endswith("?next=" + url)
+    # And what she typed is still there, nothing was sent
+    assert page.get_by_label("E-mail").input_value() == "dora@example.com"
+    assert not Invitation.objects.filter(home=home).exists()
+
+    sign_in_again.click()
+    page.get_by_label("E-mail").fill(alice.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Members").wait_for()
+    assert page.url.endswith(url)
+
+
+def test_an_htmx_form_with_a_stale_form_token_shows_the_out_of_date_banner(
+    aws, screen, live_server, home, alice, bob
+):
+    from accounts.models import Membership, Role
+
+    page = screen
+    sign_in(page, alice.email)
+    open_members(page, home)
+    banner = page.locator("#session-banner")
+    bobs = Membership.objects.get(home=home, user=bob)
+    row = page.locator(f"#member-{bobs.code}")
+    row.get_by_label(f"Role of {bob.email}").select_option(Role.VIEWER)
+
+    # Given alice signs out and in again in another tab: this page's form token is stale
+    sign_out_elsewhere(page, sign_in_again_as=alice.email)
+
+    # When she changes bob's role on the first tab
+    with page.expect_response(lambda r: r.url.endswith("/role/")) as answer:
+        row.get_by_role("button", name="Change role").click()
+    assert answer.value.status == 403
+
+    # Then the banner says the page is out of date, with the sign-in link
+    banner.wait_for(state="visible")
+    assert "out of date" in banner.inner_text()
+    assert banner.get_by_role("link", name="Sign in again").is_visible()
+    # And bob's role is what it was
+    assert Membership.objects.get(pk=bobs.pk).role == Role.MEMBER
+
+
+def test_the_setup_page_polling_after_signing_out_elsewhere_shows_the_banner(
+    aws, screen, live_server, home, alice
+):
+    from devices.models import Device
+
+    new = Device.objects.create(home=home, name="New light", thing_name="sl-00000000d0e1")
+    page = screen
+    sign_in(page, alice.email)
+    page.goto(f"/lights/{new.code}/setup/", wait_until="load")
+    steps = page.locator("#setup-steps")
+    assert "Waiting for the light to come online" in steps.inner_text()
+    banner = page.locator("#session-banner")
+    # The steps poll (htmx GET, every second) while the light is not online
+    with page.expect_response(lambda r: r.url.endswith(f"/lights/{new.code}/setup/steps/")) as poll:
+        pass  # the next poll, whenever it comes
+    assert poll.value.status == 200
+    assert banner.is_hidden()
+
+    # When alice signs out in another tab
+    sign_out_elsewhere(page)
+
+    # Then the next poll brings the banner, and the steps stay as they were
+    banner.wait_for(state="visible")
+    assert "signed out" in banner.inner_text()
+    assert "Waiting for the light to come online" in steps.inner_text()
+    assert Device.objects.get(pk=new.pk).name == "New light"
