@@ -107,7 +107,7 @@
     if (response.status === 401) { window.smartlight.sessionLost(401); return null; }
     let data = null;
     try { data = await response.json(); } catch (e) { /* not JSON: an error page */ }
-    if (response.status === 403 && (!data || String(data.detail).startsWith("CSRF"))) {
+    if (response.status === 403 && response.headers.get("X-Session-Stale")) {
       // The page's form token is no longer the session's: signed out or in again elsewhere.
       window.smartlight.sessionLost(403);
       return null;
@@ -281,23 +281,28 @@
     }
   });
 
-  // A long press on a tile opens its sheet (a tap toggles); "Adjust" opens it too.
+  // A long press on a tile opens its sheet (a tap toggles); "Adjust" opens it too. The click a
+  // browser may still send when the finger lifts lands wherever is under it by then (often a
+  // control of the sheet that has just opened): it is swallowed, wherever it lands. A press
+  // that starts anew forgets the long press, in case the browser sent no such click.
   let pressTimer = null;
   let longPressed = false;
+  document.addEventListener("pointerdown", () => { longPressed = false; }, true);
   root.addEventListener("pointerdown", (event) => {
     const tile = event.target.closest(".tile");
     if (!tile || event.button > 0) return;
-    longPressed = false;
     pressTimer = window.setTimeout(() => { longPressed = true; openSheet(codeOf(tile)); }, LONG_PRESS_MS);
   });
   for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
     root.addEventListener(name, () => window.clearTimeout(pressTimer), true);
   }
+  document.addEventListener("click", (event) => {
+    if (longPressed) { event.preventDefault(); event.stopPropagation(); longPressed = false; }
+  }, true);
   root.addEventListener("click", (event) => {
-    if (longPressed) { event.preventDefault(); event.stopPropagation(); longPressed = false; return; }
     const more = event.target.closest("[data-open-sheet]");
     if (more) openSheet(codeOf(more.closest(".tile")));
-  }, true);
+  });
   root.addEventListener("contextmenu", (event) => { if (event.target.closest(".tile")) event.preventDefault(); });
 
   // --- the detail sheet -----------------------------------------------------------------
