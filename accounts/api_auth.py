@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja.errors import HttpError, Throttled
+from ninja.errors import Throttled
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.throttling import BaseThrottle
 from ninja.utils import check_csrf
@@ -110,6 +110,10 @@ class ApiTokenAuth(HttpBearer):
         return api_token.user
 
 
+class StaleCsrfToken(Exception):
+    """A session request without the session's CSRF token (smartlight/api.py answers 403)."""
+
+
 class SessionAuth(APIKeyCookie):
     """The signed-in portal session; unsafe methods need the CSRF token, as in the portal.
 
@@ -126,7 +130,7 @@ class SessionAuth(APIKeyCookie):
         if not request.user.is_authenticated:
             return None
         if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request):
-            raise HttpError(403, "CSRF check failed: send the X-CSRFToken header.")
+            raise StaleCsrfToken("CSRF check failed: send the X-CSRFToken header.")
         return request.COOKIES.get(self.param_name)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:

@@ -16,9 +16,10 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, Throttled
 
-from accounts.api_auth import BEARER_CHALLENGE, ApiTokenAuth, SessionAuth
+from accounts.api_auth import BEARER_CHALLENGE, ApiTokenAuth, SessionAuth, StaleCsrfToken
 from devices.shadow import ShadowError
 from smartlight.contract import InvalidState
+from smartlight.views import STALE_SESSION_HEADER
 
 _ERROR = {
     "type": "object",
@@ -96,6 +97,14 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
         status=401,
     )
     response["WWW-Authenticate"] = BEARER_CHALLENGE
+    return response
+
+
+@api.exception_handler(StaleCsrfToken)
+def stale_csrf_token(request: HttpRequest, exc: StaleCsrfToken) -> HttpResponse:
+    # Marked like the portal's own form-token failure: the page offers to sign in again.
+    response = api.create_response(request, {"detail": str(exc)}, status=403)
+    response[STALE_SESSION_HEADER] = "1"
     return response
 
 

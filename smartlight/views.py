@@ -4,7 +4,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.templatetags.static import static
+
+# Marks a 403 whose cause is the page's form token, not the person's role: static/js/app.js
+# then offers to sign in again rather than showing the refusal.
+STALE_SESSION_HEADER = "X-Session-Stale"
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -15,6 +20,14 @@ def healthz(request: HttpRequest) -> HttpResponse:
     except Exception:
         return HttpResponse("database unavailable", status=503, content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent with a token that is not the session's: the person signed out, or in again,
+    in another window since the page was loaded. Saying "not allowed" would mislead."""
+    response = render(request, "403_csrf.html", status=403)
+    response[STALE_SESSION_HEADER] = "1"
+    return response
 
 
 # --- installable: the web app manifest and the service worker ---------------------------------

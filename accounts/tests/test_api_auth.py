@@ -52,6 +52,8 @@ def test_a_session_write_without_the_csrf_token_is_refused(strict, bob, home):
     response = _post(strict, ROOMS, {"name": "Hall", "home": str(home.code)})
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
+    # Marked as a stale page, not a refusal of the role: the page offers to sign in again
+    assert response["X-Session-Stale"] == "1"
     assert not Room.objects.filter(name="Hall").exists()
 
 
@@ -117,3 +119,19 @@ def test_through_a_live_server_a_session_write_needs_the_csrf_token(live_server,
                          headers={"X-CSRFToken": token, "Referer": live_server.url + "/"},
                          timeout=10)
     assert accepted.status_code == 201, accepted.text
+
+
+def test_a_portal_form_with_a_stale_token_says_the_page_is_out_of_date(strict, bob, home):
+    strict.force_login(bob, backend="django.contrib.auth.backends.ModelBackend")
+    response = strict.post("/rooms/", {"name": "Hall", "csrfmiddlewaretoken": "x" * 64})
+    assert response.status_code == 403
+    assert response["X-Session-Stale"] == "1"
+    assert "This page is out of date" in response.content.decode()
+    assert not home.rooms.filter(name="Hall").exists()
+
+
+def test_a_refusal_of_the_role_is_not_marked_as_a_stale_page(client, vera, home):
+    client.force_login(vera, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.post("/rooms/", {"name": "Hall"})
+    assert response.status_code == 403
+    assert "X-Session-Stale" not in response

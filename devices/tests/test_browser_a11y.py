@@ -79,4 +79,17 @@ def test_every_page_has_no_serious_accessibility_violation(screen, alice, home):
         page.wait_for_load_state("networkidle")
         found[path] = serious_violations(page)
 
+    # The page a form with a stale token (signed in again elsewhere) comes back to
+    with page.expect_navigation():
+        page.evaluate("""() => {
+            const form = Object.assign(document.createElement("form"),
+                                       {method: "post", action: "/rooms/"});
+            form.append(Object.assign(document.createElement("input"),
+                                      {name: "csrfmiddlewaretoken", value: "x".repeat(64)}));
+            document.body.append(form);
+            form.submit();
+        }""")
+    page.get_by_role("heading", name="This page is out of date").wait_for()
+    found["403 (stale form token)"] = serious_violations(page)
+
     assert {path: v for path, v in found.items() if v} == {}

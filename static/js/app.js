@@ -26,8 +26,8 @@ document.addEventListener("focusin", function (event) {
 });
 
 // A signed-out session (401 from smartlight.middleware.SignedOutMiddleware) or a stale form
-// token (a 403 that is not one of ours) shows the banner with the sign-in link, rather than
-// letting clicks fail without a word.
+// token (a 403 marked X-Session-Stale, by smartlight.views.csrf_failure or the API) shows the
+// banner with the sign-in link, rather than letting clicks fail without a word.
 window.smartlight = window.smartlight || {};
 window.smartlight.sessionLost = function (status) {
   var banner = document.getElementById("session-banner");
@@ -41,10 +41,20 @@ window.smartlight.sessionLost = function (status) {
     document.body.classList.add("session-lost");
   }
 };
-document.addEventListener("htmx:responseError", function (event) {
+// A 403 is either a stale form token (smartlight.views.csrf_failure marks it: the banner) or a
+// refusal of the person's role: that page ("You cannot do that here") is shown in place.
+function staleSession(xhr) { return !!xhr.getResponseHeader("X-Session-Stale"); }
+document.addEventListener("htmx:beforeSwap", function (event) {
   var xhr = event.detail.xhr;
   var json = (xhr.getResponseHeader("Content-Type") || "").indexOf("application/json") >= 0;
-  if (xhr.status === 401 || (xhr.status === 403 && !json)) window.smartlight.sessionLost(xhr.status);
+  if (xhr.status === 403 && !json && !staleSession(xhr)) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+document.addEventListener("htmx:responseError", function (event) {
+  var xhr = event.detail.xhr;
+  if (xhr.status === 401 || (xhr.status === 403 && staleSession(xhr))) window.smartlight.sessionLost(xhr.status);
 });
 
 // Installable: the service worker keeps the app shell (smartlight.views.service_worker).
