@@ -39,13 +39,17 @@ class Rate:
             raise ValueError(f"bad rate {text!r}: expected e.g. '600/m' or '5/15m'") from exc
 
 
+def _window(scope: str, ident: str, rate: Rate, now: float) -> tuple[str, int]:
+    """The counter's key for the window `now` falls in, and when that window ends."""
+    window = int(now // rate.seconds)
+    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{scope}:{rate.seconds}:{digest}:{window}", (window + 1) * rate.seconds
+
+
 def hit(scope: str, ident: str, rate: Rate, now: float | None = None) -> float | None:
     """Counts one hit; None while within `rate`, else the seconds until the window ends."""
     now = time.time() if now is None else now
-    window = int(now // rate.seconds)
-    expires = (window + 1) * rate.seconds
-    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    key = f"{scope}:{rate.seconds}:{digest}:{window}"
+    key, expires = _window(scope, ident, rate, now)
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key, expires])
         (count,) = cursor.fetchone()
@@ -55,3 +59,10 @@ def hit(scope: str, ident: str, rate: Rate, now: float | None = None) -> float |
     if count > rate.requests:
         return max(expires - now, 1.0)
     return None
+
+
+def used(scope: str, ident: str, rate: Rate, now: float | None = None) -> int:
+    """How many hits the current window has counted so far (without counting one)."""
+    now = time.time() if now is None else now
+    key, _expires = _window(scope, ident, rate, now)
+    return RateCounter.objects.filter(key=key).values_list("count", flat=True).first() or 0

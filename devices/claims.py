@@ -5,8 +5,9 @@ Typing is forgiving the way Crockford intends (case, dashes and spaces do not ma
 0, I and L as 1). Only a keyed hash (HMAC-SHA256 under SECRET_KEY) is stored, so a copy of the
 database does not reveal the codes on the labels.
 
-Guesses are counted per person and per address in the shared cache, so every web worker counts
-toward the same limit.
+Wrong guesses are counted per person and per address in the database's rate counters
+(accounts/ratelimit.py, one atomic upsert a guess), so every web worker counts toward the same
+limit and guesses racing each other are each counted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.crypto import salted_hmac
+
+from accounts import ratelimit
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 10  # 5 bits a character: 50 bits
@@ -44,29 +46,25 @@ def claim_url(code: str, portal: str | None = None) -> str:
 
 
 # --- guesses ----------------------------------------------------------------------------------
-def _keys(user_id: int | None, address: str) -> list[str]:
-    keys = [f"claim-guesses:addr:{address}"]
+def _counters(user_id: int | None, address: str) -> list[tuple[str, str]]:
+    counters = [("claim-guesses:addr", address)]
     if user_id is not None:
-        keys.append(f"claim-guesses:user:{user_id}")
-    return keys
+        counters.append(("claim-guesses:user", str(user_id)))
+    return counters
+
+
+def _rate() -> ratelimit.Rate:
+    return ratelimit.Rate(settings.CLAIM_GUESSES_PER_WINDOW, settings.CLAIM_GUESS_WINDOW_S)
 
 
 def too_many_guesses(user_id: int | None, address: str) -> bool:
     """True once the person or the address used up the wrong guesses of the window."""
-    limit = settings.CLAIM_GUESSES_PER_WINDOW
-    counts = cache.get_many(_keys(user_id, address))
-    return any(count >= limit for count in counts.values())
+    rate = _rate()
+    return any(ratelimit.used(scope, ident, rate) >= rate.requests
+               for scope, ident in _counters(user_id, address))
 
 
 def count_wrong_guess(user_id: int | None, address: str) -> None:
-    window = settings.CLAIM_GUESS_WINDOW_S
-    for key in _keys(user_id, address):
-        # add() starts the window. Redis increments atomically; the database cache reads then
-        # writes, so guesses racing each other may be counted once: a brake on guessing that
-        # may let a handful more through, never one that locks out a person who typed right.
-        cache.add(key, 0, timeout=window)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between the two calls: a new window starts
-            cache.add(key, 1, timeout=window)
-
+    rate = _rate()
+    for scope, ident in _counters(user_id, address):
+        ratelimit.hit(scope, ident, rate)
