@@ -17,6 +17,7 @@ FW_VERSION = "1.0.0"
 POWER_REPORT_MS = 2000  # at most one power_ma update this often
 POWER_REPORT_DELTA = 50  # mA; smaller drifts wait for the periodic telemetry
 REBOOT_DELAY_MS = 300  # let the "cmd reboot" log line and a last report leave first
+GET_RETRY_MS = 10000  # a shadow `get` unanswered this long is asked again (QoS 0 may be lost)
 
 
 def channel_order(order):
@@ -83,6 +84,8 @@ class Device:
         self.power_at = now
         self.power_reported = -1
         self.reboot_at = None
+        self.get_retry_ms = GET_RETRY_MS
+        self.get_at = now
         self.connects = 0
         self.running = True
         # A thing name outside the contract cannot be the client id AWS IoT's policy allows;
@@ -151,7 +154,7 @@ class Device:
             raise
         self.client = client
         self.shadow.synced = False
-        self.publish(self.shadow.topics.get, "")
+        self.ask_shadow(ticks_ms())
         self.log("cloud: connected", self.thing)
         self.backoff.reset()
         self.last_cloud = ticks_ms()
@@ -161,6 +164,12 @@ class Device:
             self.client = None
             client.close()
         self.log("cloud: link lost", why)
+
+    def ask_shadow(self, now):
+        # The answer brings what was asked while the light was away; until it comes the light
+        # reports nothing (its report could overwrite a change it has not seen yet).
+        self.get_at = now
+        self.publish(self.shadow.topics.get, "")
 
     def needs_provisioning(self):
         return provision.needed(self.root, self.cfg)
@@ -250,6 +259,9 @@ class Device:
             self.last_cloud = now
             if self.shadow.synced:
                 self.report_telemetry(now)
+            elif ticks_diff(now, self.get_at) >= self.get_retry_ms:
+                self.log("shadow: get unanswered, asking again")
+                self.ask_shadow(now)
         self.show_changes(now)
         try:
             self.saver.poll(now, self.light.state)

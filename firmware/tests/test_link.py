@@ -59,6 +59,14 @@ def test_an_idle_link_is_proven_by_pings_and_reports_once_per_connect(link):
     assert v["online"] is True
 
 
+def test_an_unanswered_shadow_get_is_asked_again_until_answered(link):
+    v = value(link, "an unanswered get is asked again until answered, then never again")
+    assert v["reports_unsynced"] == 0  # no report before the shadow answered
+    assert v["gets"] >= 3
+    assert v["gets_after"] == v["gets"]
+    assert v["color"] == "#00ff00"
+
+
 def test_a_delta_is_shown_and_reported_and_commands_work(link):
     v = value(link, "a delta is applied, shown and reported; identify and reboot commands work")
     assert v["pixel"] == [0, 0, 255]

@@ -155,6 +155,30 @@ async def _():
     }
 
 
+@acheck("an unanswered get is asked again until answered, then never again")
+async def _():
+    BROKER.reset()
+    d, _ = make_device()
+    d.get_retry_ms = 150
+    async with Running(d):
+        await wait(d.online, what="online")
+        # The broker lost the first get (QoS 0): nobody answers
+        await wait(lambda: len(BROKER.sent(T.get)) >= 3, what="third get")
+        reports_unsynced = len(BROKER.sent(T.update))
+        BROKER.send(T.get_accepted, get_accepted({"color": "#00ff00"}), 1)
+        await wait(lambda: BROKER.sent(T.update), what="report")
+        gets = len(BROKER.sent(T.get))
+        await mqtt.sleep_ms(600)  # four retry periods: synced, nothing more is asked
+        gets_after = len(BROKER.sent(T.get))
+        color = d.light.state["color"]
+    return {
+        "reports_unsynced": reports_unsynced,
+        "gets": gets,
+        "gets_after": gets_after,
+        "color": color,
+    }
+
+
 @acheck("a delta is applied, shown and reported; identify and reboot commands work")
 async def _():
     BROKER.reset()
