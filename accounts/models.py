@@ -12,6 +12,7 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 
 from smartlight.outbox import OutboxEntry
+from smartlight.text import validate_plain_text
 
 INVITATION_TTL = timedelta(days=7)
 
@@ -78,7 +79,7 @@ class Home(models.Model):
     """The tenant: every device, room, scene and schedule belongs to one home."""
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
@@ -173,7 +174,7 @@ class ApiToken(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(User, models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
     prefix = models.CharField(max_length=12)
     token_hash = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(default=dj_timezone.now)

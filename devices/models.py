@@ -12,6 +12,7 @@ from accounts.models import Home
 from smartlight import contract
 from smartlight.contract import DESIRED_KEYS
 from smartlight.outbox import OutboxEntry
+from smartlight.text import validate_plain_text
 
 # What a light shows before it has reported anything.
 DEFAULT_LOOK: dict[str, Any] = {
@@ -52,7 +53,7 @@ class Provisioning(models.TextChoices):
 class Room(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     home = models.ForeignKey(Home, models.CASCADE, related_name="rooms")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
 
     class Meta:
         ordering = ["name"]
@@ -74,7 +75,7 @@ class Device(models.Model):
     room = models.ForeignKey(
         Room, models.SET_NULL, null=True, blank=True, related_name="devices"
     )
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
     thing_name = models.CharField(
         max_length=15, unique=True, default=new_thing_name, validators=[validate_thing_name]
     )
@@ -150,7 +151,7 @@ class Scene(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     home = models.ForeignKey(Home, models.CASCADE, related_name="scenes")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
     # {thing_name: {desired keys}}
     states = models.JSONField(default=dict)
     created = models.DateTimeField(default=timezone.now)

@@ -11,6 +11,7 @@ from accounts.models import Home
 from devices.models import Device, Room, Scene
 from schedules import timing
 from smartlight.outbox import OutboxEntry
+from smartlight.text import validate_plain_text
 
 
 class Trigger(models.TextChoices):
@@ -26,7 +27,7 @@ class Schedule(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     home = models.ForeignKey(Home, models.CASCADE, related_name="schedules")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[validate_plain_text])
 
     # Targets: lights and rooms, or a scene (which names its own lights).
     devices = models.ManyToManyField(Device, blank=True, related_name="schedules")
@@ -42,7 +43,8 @@ class Schedule(models.Model):
     run_date = models.DateField(null=True, blank=True)  # once
     run_time = models.TimeField(null=True, blank=True)  # once, weekly
     weekdays = models.JSONField(default=list, blank=True)  # weekly: 0 = Monday .. 6 = Sunday
-    cron = models.CharField(max_length=100, blank=True)  # cron, in local time
+    # cron, in local time
+    cron = models.CharField(max_length=100, validators=[validate_plain_text], blank=True)
     offset_minutes = models.IntegerField(  # sunrise / sunset
         default=0, validators=[MinValueValidator(-720), MaxValueValidator(720)]
     )

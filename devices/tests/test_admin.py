@@ -183,3 +183,21 @@ def test_non_staff_users_cannot_see_rooms_in_the_admin(client_for, alice, light)
 def test_staff_without_the_room_permission_are_forbidden(client_for, light):
     clerk = User.objects.create_user("clerk@example.com", "pw", is_staff=True)
     assert client_for(clerk).get("/admin/devices/room/").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["Desk\x00lamp", "Desk\nlamp", "\x1b[31mDesk"])
+def test_an_operator_cannot_store_control_characters_in_a_name(admin_client_, light, name):
+    # The models carry the portal's and the API's text rule, so the admin's forms refuse too
+    url = f"/admin/devices/device/{light.pk}/change/"
+    response = admin_client_.post(url, {"name": name, "home": light.home.pk,
+                                        "room": light.room.pk})
+    assert response.status_code == 200  # the form again, with the error
+    (error,) = response.context["adminform"].form.errors["name"]
+    assert "control characters" in error or "Null characters" in error  # Django's own, for NUL
+    light.refresh_from_db()
+    assert light.name == "Sofa strip"
+    response = admin_client_.post(url, {"name": "Desk lamp", "home": light.home.pk,
+                                        "room": light.room.pk})
+    assert response.status_code == 302
+    light.refresh_from_db()
+    assert light.name == "Desk lamp"
