@@ -2,7 +2,9 @@
 
 Everything shadow-related runs on one asyncio event loop, so the shadow store needs no locks;
 moto runs in its own thread (ThreadedMotoServer) and the SQS forwarding of the rule in another,
-so a slow moto never stalls MQTT traffic.
+so a slow moto never blocks MQTT traffic outright. They still share the interpreter lock with
+the event loop: whatever CPU moto spends delays every shadow request, which is why its SQS sends
+are patched to cost the same whatever the queue's depth (localcloud/sqs.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from localcloud.iot import CertificateAuthenticator, answer_endpoint, use_local_
 from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
 from localcloud.registry_state import RegistryFile
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
+from localcloud.sqs import sends_without_counting
 
 log = logging.getLogger("localcloud")
 
@@ -580,6 +583,7 @@ class LocalCloud:
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        sends_without_counting()
         self.moto = ThreadedMotoServer(
             ip_address=self.config.host, port=self.config.moto_port, verbose=False
         )
