@@ -77,3 +77,35 @@ def test_fifo_queues_still_deduplicate_by_content(queue):
         client.send_message(QueueUrl=url, MessageBody="same", MessageGroupId="g")
     received = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in received] == ["same"]
+
+
+def test_the_rules_forwarder_queues_messages_as_sqs_sends_them():
+    import hashlib
+
+    from moto.server import ThreadedMotoServer
+
+    from localcloud.cloud import SqsForwarder
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        forwarder = SqsForwarder(f"http://{host}:{port}", "forwarded-events")
+        bodies = [f'{{"version":{n},"thing":"sl-00000000000{n % 10}"}}'.encode()
+                  for n in range(23)]
+        for body in bodies:
+            forwarder.put(body)
+        forwarder.stop()  # sends what is pending, then ends
+        client = boto3.client("sqs", region_name=REGION, endpoint_url=f"http://{host}:{port}",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        url = client.get_queue_url(QueueName="forwarded-events")["QueueUrl"]
+        received = []
+        while batch := client.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages"):
+            received.extend(batch)
+        assert forwarder.sent == len(bodies)
+        assert sorted(m["Body"] for m in received) == sorted(b.decode() for b in bodies)
+        assert all(m["MD5OfBody"] == hashlib.md5(m["Body"].encode()).hexdigest()  # noqa: S324
+                   for m in received)
+    finally:
+        server.stop()
