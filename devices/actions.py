@@ -48,7 +48,8 @@ SCENE_KEYS = ("on", "brightness", "color", "color_temp_k", "effect", "speed")
 # A scene or a room writes its lights' shadows this many at a time: each write is one round
 # trip to IoT Core (about 17 ms), so 50 lights one after another would take most of a second.
 # The iot-data client keeps as many connections (smartlight.aws.MAX_POOL_CONNECTIONS): with
-# fewer, the writers beyond them would open and drop a connection per write.
+# fewer, the extra connections are dropped whenever the writers go idle, and every batch
+# connects again.
 SHADOW_WRITERS = 16
 
 
@@ -85,6 +86,10 @@ def _cache_desired(device: Device, clean: Mapping[str, Any]) -> None:
     device.changed = timezone.now()
 
 
+_writers_lock = threading.Lock()
+_writers: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # ((pid, size), pool)
+
+
 def _writer_pool() -> ThreadPoolExecutor:
     """The process's SHADOW_WRITERS threads, started on first use and kept for every batch
     (starting them per click cost a few ms each time). A forked process (gunicorn or Celery
@@ -98,10 +103,6 @@ def _writer_pool() -> ThreadPoolExecutor:
             _writers = (key, ThreadPoolExecutor(max_workers=SHADOW_WRITERS,
                                                 thread_name_prefix="shadow-writer"))
         return _writers[1]
-
-
-_writers_lock = threading.Lock()
-_writers: tuple[tuple[int, int], ThreadPoolExecutor] | None = None
 
 
 def _set_desired_many(changes_of: list[tuple[Device, Mapping[str, Any]]]) -> BatchResult:

@@ -16,8 +16,9 @@ from django.conf import settings
 # Services that localcloud serves itself; everything else is moto in server mode.
 _LOCALCLOUD_SERVICES = {"iot-data"}
 
-# A scene writes devices.actions.SHADOW_WRITERS shadows at once over one client; botocore's
-# default pool (10) would make the writers beyond it open and drop a connection per write.
+# A scene writes devices.actions.SHADOW_WRITERS shadows at once over one client. With
+# botocore's default pool (10) the connections beyond it are dropped whenever the writers go
+# idle, and every batch connects again.
 MAX_POOL_CONNECTIONS = 16
 
 _CONFIG = Config(
