@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts import iot_cookie
@@ -33,6 +35,7 @@ from devices.models import (
     Scene,
     Serial,
     new_thing_name,
+    update_rows,
 )
 from smartlight import contract, outbox
 
@@ -44,6 +47,9 @@ UNCHANGED = object()
 SCENE_KEYS = ("on", "brightness", "color", "color_temp_k", "effect", "speed")
 # A scene or a room writes its lights' shadows this many at a time: each write is one round
 # trip to IoT Core (about 17 ms), so 50 lights one after another would take most of a second.
+# The iot-data client keeps as many connections (smartlight.aws.MAX_POOL_CONNECTIONS): with
+# fewer, the extra connections are dropped whenever the writers go idle, and every batch
+# connects again.
 SHADOW_WRITERS = 16
 
 
@@ -80,9 +86,30 @@ def _cache_desired(device: Device, clean: Mapping[str, Any]) -> None:
     device.changed = timezone.now()
 
 
+_writers_lock = threading.Lock()
+_writers: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # ((pid, size), pool)
+
+
+def _writer_pool() -> ThreadPoolExecutor:
+    """The process's SHADOW_WRITERS threads, started on first use and kept for every batch
+    (starting them per click cost a few ms each time). A forked process (gunicorn or Celery
+    workers) starts its own: threads do not survive a fork."""
+    global _writers
+    with _writers_lock:
+        key = (os.getpid(), SHADOW_WRITERS)
+        if _writers is None or _writers[0] != key:
+            if _writers is not None and _writers[0][0] == key[0]:
+                _writers[1].shutdown(wait=False)  # the number changed: finish, then go
+            _writers = (key, ThreadPoolExecutor(max_workers=SHADOW_WRITERS,
+                                                thread_name_prefix="shadow-writer"))
+        return _writers[1]
+
+
 def _set_desired_many(changes_of: list[tuple[Device, Mapping[str, Any]]]) -> BatchResult:
-    """Several lights' changes at once: the shadow writes run in parallel (boto3 clients are
-    thread-safe; the threads touch no database), then the cached rows in one query."""
+    """Several lights' changes at once: the shadow writes run in parallel (one boto3 client,
+    thread-safe, whose connection pool holds SHADOW_WRITERS connections; the threads touch no
+    database), then the cached rows in one pipelined statement. A light that fails, for any
+    reason, is reported and does not stop the others."""
 
     def write(item: tuple[Device, Mapping[str, Any]]) -> tuple[Device, Any, str | None]:
         device, changes = item
@@ -91,20 +118,25 @@ def _set_desired_many(changes_of: list[tuple[Device, Mapping[str, Any]]]) -> Bat
             shadow.update_desired(device.thing_name, clean, device.reported)
         except (contract.InvalidState, shadow.ShadowError) as exc:
             return device, None, _reason(exc)
+        except Exception:
+            # Not an outcome the shadow module knows: the others' writes still count.
+            log.exception("shadow write of %s failed", device.thing_name)
+            return device, None, shadow.ShadowError.reason
         return device, clean, None
 
     result = BatchResult()
     if not changes_of:
         return result
-    with ThreadPoolExecutor(max_workers=min(SHADOW_WRITERS, len(changes_of))) as pool:
-        outcomes = list(pool.map(write, changes_of))
-    for device, clean, error in outcomes:
+    for device, clean, error in _writer_pool().map(write, changes_of):
         if error is not None:
             result.failed[device.name] = error
         else:
             _cache_desired(device, clean)
             result.changed.append(device)
-    Device.objects.bulk_update(result.changed, ["desired", "changed"])
+    if result.changed:
+        sql, rows = update_rows(result.changed, ["desired", "changed"])
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
     return result
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from devices.models import THING_NAME_RE, Device
+from devices.models import THING_NAME_RE, Device, update_rows
 from smartlight import contract
 
 CACHE_FIELDS = ["desired", "reported", "connected", "last_seen", "shadow_version",
@@ -229,13 +229,12 @@ def _apply(newest: dict[str, ShadowEvent], stale: int, *, one_by_one: bool) -> A
             for name, value in cache_fields(event, device).items():
                 setattr(device, name, value)
             changed.append((device, event))
-        sql, rows = _update_rows([device for device, _ in changed])
+        sql, rows = update_rows([device for device, _ in changed], CACHE_FIELDS)
         if changed and not one_by_one:
             try:
                 with connection.cursor() as cursor:
-                    # One UPDATE per row, sent with executemany: psycopg pipelines them into
-                    # one round trip. (Django's bulk_update builds a CASE per field and row and
-                    # cost most of the consumer's time; save() costs a round trip per row.)
+                    # One UPDATE per row, sent with executemany (devices.models.update_rows):
+                    # bulk_update cost most of the consumer's time.
                     cursor.executemany(sql, rows)
             except _UNWELL:
                 raise
@@ -254,20 +253,3 @@ def _apply(newest: dict[str, ShadowEvent], stale: int, *, one_by_one: bool) -> A
                 result.applied.append(device.thing_name)
     result.unknown = set(newest) - {d.thing_name for d in devices}
     return result
-
-
-def _update_rows(devices: list[Device]) -> tuple[str, list[list[Any]]]:
-    """UPDATE of the cache fields by primary key, and each device's parameters (adapted by the
-    fields themselves, as save() would)."""
-    meta = Device._meta
-    fields = [meta.get_field(name) for name in CACHE_FIELDS]
-    quote = connection.ops.quote_name
-    # Only the model's own table and column names go into the text; every value is a parameter.
-    sql = (f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608
-           + ", ".join(f"{quote(f.column)} = %s" for f in fields)
-           + f" WHERE {quote(meta.pk.column)} = %s")
-    rows = [
-        [f.get_db_prep_save(getattr(device, f.attname), connection) for f in fields] + [device.pk]
-        for device in devices
-    ]
-    return sql, rows

@@ -2,7 +2,9 @@
 
 Everything shadow-related runs on one asyncio event loop, so the shadow store needs no locks;
 moto runs in its own thread (ThreadedMotoServer) and the SQS forwarding of the rule in another,
-so a slow moto never stalls MQTT traffic.
+so a slow moto never blocks MQTT traffic outright. They still share the interpreter lock with
+the event loop: whatever CPU moto spends delays every shadow request, which is why its SQS sends
+are patched to cost the same whatever the queue's depth (localcloud/sqs.py).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from localcloud.iot import CertificateAuthenticator, answer_endpoint, use_local_
 from localcloud.provisioning import FleetProvisioning, JustInTime, Template, load_handler
 from localcloud.registry_state import RegistryFile
 from localcloud.shadow import Outcome, ShadowStore, shadow_topic_root
+from localcloud.sqs import sends_without_counting
 
 log = logging.getLogger("localcloud")
 
@@ -332,16 +335,27 @@ def lambda_environment(moto_url: str, config: Config) -> None:
 
 
 class SqsForwarder:
-    """Sends rule output to an SQS queue from a thread, batched by ten (SendMessageBatch)."""
+    """Sends rule output to an SQS queue from a thread, batched by ten (SendMessageBatch).
+
+    The queue is made through moto's API like any other. The batches go to moto's SQS backend
+    in this process, as IoT's rules engine hands them to SQS inside AWS: through moto's HTTP
+    front end (a boto3 request, werkzeug and Flask) a batch cost about eight times the send
+    itself, CPU the data plane sharing the process then waited for.
+    """
 
     def __init__(self, endpoint: str, queue_name: str) -> None:
         import boto3
+        from moto.sqs.models import sqs_backends
 
-        self.sqs = boto3.session.Session().client(
+        sqs = boto3.session.Session().client(
             "sqs", endpoint_url=endpoint, region_name=REGION,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
-        self.queue_url = self.sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        self.queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+        self.queue_name = queue_name
+        # .../<account>/<queue name>: the backend that answers the platform's calls.
+        account = self.queue_url.rstrip("/").split("/")[-2]
+        self.backend = sqs_backends[account][REGION]
         self.pending: queue.Queue[bytes | None] = queue.Queue(maxsize=100_000)
         self.sent = 0
         self.dropped = 0
@@ -373,12 +387,20 @@ class SqsForwarder:
             self._send(batch)
 
     def _send(self, batch: list[bytes]) -> None:
-        entries = [{"Id": str(i), "MessageBody": body.decode()} for i, body in enumerate(batch)]
+        # SendMessageBatch's entries as moto's API layer hands them to the backend.
+        entries = {
+            str(i): {"Id": str(i), "MessageBody": body.decode(), "MessageAttributes": {},
+                     "DelaySeconds": None}
+            for i, body in enumerate(batch)
+        }
         try:
-            self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            self.sent += len(batch)
+            messages, failed = self.backend.send_message_batch(self.queue_name, entries)
         except Exception:
             log.exception("sending %d shadow events to SQS failed", len(batch))
+            return
+        self.sent += len(messages)
+        if failed:
+            log.error("SQS refused %d of %d shadow events: %s", len(failed), len(batch), failed)
 
     def stop(self) -> None:
         self.pending.put(None)
@@ -580,6 +602,7 @@ class LocalCloud:
     def _start_moto(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        sends_without_counting()
         self.moto = ThreadedMotoServer(
             ip_address=self.config.host, port=self.config.moto_port, verbose=False
         )

@@ -6,7 +6,7 @@ local mode, timeouts and standard retries are decided here, and tests patch only
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 import boto3
@@ -16,13 +16,22 @@ from django.conf import settings
 # Services that localcloud serves itself; everything else is moto in server mode.
 _LOCALCLOUD_SERVICES = {"iot-data"}
 
+# A scene writes devices.actions.SHADOW_WRITERS shadows at once over one client. With
+# botocore's default pool (10) the connections beyond it are dropped whenever the writers go
+# idle, and every batch connects again.
+MAX_POOL_CONNECTIONS = 16
+
 _CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 4},
-    # A scene writes up to devices.actions.SHADOW_WRITERS shadows at once over one client.
-    max_pool_connections=16,
+    max_pool_connections=MAX_POOL_CONNECTIONS,
 )
+# Built clients by (service, region, endpoint, mode). boto3 clients are thread-safe, building
+# one is not quick (tens of ms): without the lock the writers of a first scene would each build
+# their own.
+_clients: dict[tuple[str, str, str | None, str], Any] = {}
+_building = threading.Lock()
 
 
 def endpoint_url(service: str) -> str | None:
@@ -37,12 +46,23 @@ def endpoint_url(service: str) -> str | None:
     return None
 
 
-@cache
 def build_client(
     service: str, region: str, url: str | None = None, mode: str = "aws"
 ) -> Any:
     """A client from explicit parameters, for code that runs before (or without) Django's
-    settings: the settings module reading its secrets, the deploy tools."""
+    settings: the settings module reading its secrets, the deploy tools. Built once per
+    parameters and process, whichever threads ask at the same time."""
+    key = (service, region, url, mode)
+    built = _clients.get(key)
+    if built is None:
+        with _building:
+            built = _clients.get(key)
+            if built is None:
+                built = _clients[key] = _new_client(*key)
+    return built
+
+
+def _new_client(service: str, region: str, url: str | None, mode: str) -> Any:
     kwargs: dict[str, Any] = {"region_name": region, "config": _CONFIG}
     if url:
         kwargs["endpoint_url"] = url
@@ -67,4 +87,5 @@ def read_secret(arn: str, region: str, url: str | None = None) -> str:
 
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints call this)."""
-    build_client.cache_clear()
+    with _building:
+        _clients.clear()

@@ -114,7 +114,7 @@ def test_a_database_that_is_down_leaves_the_whole_batch_queued(aws, settings, li
     def down(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(ingest, "_update_rows", down)
+    monkeypatch.setattr(ingest, "update_rows", down)
     send(aws, settings, *[documents(d.thing_name, 5, {"connected": True}) for d in neighbours])
     with pytest.raises(OperationalError):
         call_command("consume_shadow_events", "--once", "--wait", "0")

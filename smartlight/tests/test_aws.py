@@ -54,3 +54,33 @@ def test_healthz_answers_ok(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.content == b"ok"
+
+
+def test_threads_asking_for_a_new_client_at_once_get_one_built_once(settings, monkeypatch):
+    import threading
+    import time
+
+    settings.AWS_MODE = "local"
+    built = []
+    real = aws._new_client
+
+    def slow_new_client(*key):
+        built.append(key)
+        time.sleep(0.05)  # a real build takes tens of ms: every thread arrives meanwhile
+        return real(*key)
+
+    monkeypatch.setattr(aws, "_new_client", slow_new_client)
+    together = threading.Barrier(8, timeout=10)
+    clients = []
+
+    def ask():
+        together.wait()
+        clients.append(aws.client("iot-data"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert len(clients) == 8 and all(c is clients[0] for c in clients)
