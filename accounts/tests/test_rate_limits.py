@@ -10,6 +10,7 @@ from django.db import connection
 
 from accounts import ratelimit
 from accounts.models import ApiToken, RateCounter
+from conftest import in_threads
 
 PASSWORD = "correct-horse-battery"
 ROOMS = "/api/v1/rooms"
@@ -83,11 +84,7 @@ def test_the_counter_is_exact_under_concurrent_connections(transactional_db):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(worker, 4)
 
     assert len(verdicts) == 80
     assert sum(v is None for v in verdicts) == 50

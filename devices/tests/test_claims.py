@@ -151,9 +151,9 @@ def test_the_window_ends(client_for, alice, home, made, iot, monkeypatch, settin
 def test_wrong_guesses_racing_each_other_are_each_counted(transactional_db, settings):
     """Each thread has its own database connection, as each web worker has: no guess is lost
     to a read-then-write race, so parallel guessing gets no more tries than serial."""
-    import threading
-
     from django.db import connection
+
+    from conftest import in_threads
 
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         pytest.skip("in-memory SQLite's shared cache does not model separate worker processes")
@@ -166,11 +166,7 @@ def test_wrong_guesses_racing_each_other_are_each_counted(transactional_db, sett
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=guesser) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(guesser, 4)
     assert claims.too_many_guesses(7, "203.0.113.1")  # the person: 12 of 12
     assert claims.too_many_guesses(None, "198.51.100.9")  # the address: 12 of 12
     settings.CLAIM_GUESSES_PER_WINDOW = 13

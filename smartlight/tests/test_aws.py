@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import in_threads
 from smartlight import aws
 
 
@@ -77,10 +78,6 @@ def test_threads_asking_for_a_new_client_at_once_get_one_built_once(settings, mo
         together.wait()
         clients.append(aws.client("iot-data"))
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(ask, 8)
     assert len(built) == 1
     assert len(clients) == 8 and all(c is clients[0] for c in clients)
