@@ -9,6 +9,12 @@ NODE_STAMP := node_modules/.installed
 # PostgreSQL when it answers on loopback (CI), SQLite otherwise.
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_DATABASE_URL ?= $(shell $(PYTHON) -c "import socket; s=socket.socket(); s.settimeout(0.5); print('$(PG_URL)' if s.connect_ex(('127.0.0.1', 5432)) == 0 else '')")
+# Test processes (pytest-xdist, each with its own test database): most tests wait on
+# subprocesses, brokers and browsers, so one process more than the cores keeps them busy.
+# A test module stays in one process (--dist loadscope): its module-scoped browser or
+# MicroPython run starts once. TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
 
 .PHONY: setup run test test-sqlite lint bench browser lambda clean
 
@@ -45,10 +51,10 @@ test: setup browser lint
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run -v 0
 	@echo "database: $${DATABASE_URL:-$(if $(TEST_DATABASE_URL),$(TEST_DATABASE_URL),sqlite)}"
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -q $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-sqlite: setup browser
-	DATABASE_URL= $(BIN)/pytest -q $(PYTEST_ARGS)
+	DATABASE_URL= $(BIN)/pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
