@@ -62,10 +62,10 @@ def _commits(request: pytest.FixtureRequest) -> bool:
 def shared_cache_emptied_after_committing_tests(request, django_db_blocker):
     """Empty the database cache after a test whose writes commit.
 
-    Sign-in failures and wrong claim codes are counted in the shared cache, the
-    `smartlight_cache` table. Django's flush after a transactional test empties only the tables
-    of models, so without this the wrong codes the API fuzzing sends from 127.0.0.1 locked a later
-    browser test out of adding a light (429) in the same test database.
+    Sign-in failures are counted in the shared cache, the `smartlight_cache` table. Django's
+    flush after a transactional test empties only the tables of models, so without this the
+    failures one test provokes from 127.0.0.1 could lock a later test out in the same test
+    database.
     Redis (REDIS_URL) is left alone: clearing it would flush keys other processes may use.
     """
     yield
