@@ -200,6 +200,25 @@ def test_rooms_are_listed_created_renamed_and_deleted(api, bob, vera, light, hom
     assert list(Room.objects.filter(home=home).values_list("name", flat=True)) == ["Living room"]
 
 
+@pytest.mark.parametrize(("sent", "answer"), [
+    (" Hall\n", (201, "Hall")),  # trimmed, as the portal's form trims
+    ("H" * 100, (201, "H" * 100)),
+    (" " + "H" * 100, (422, "string_too_long")),  # the documented maxLength is of what is sent
+    ("   ", (422, "must not be blank")),
+    ("Ha\x00ll", (422, "control characters")),
+])
+def test_a_room_name_is_checked_as_the_schema_says_then_trimmed(api, bob, home, sent, answer):
+    response = api(bob).post("/rooms", {"name": sent})
+    status, said = answer
+    assert response.status_code == status, response.content
+    if status == 201:
+        assert response.json()["name"] == said
+    else:
+        (error,) = response.json()["detail"]
+        assert error["loc"][-1] == "name" and said in error["type"] + error["msg"]
+        assert not Room.objects.filter(home=home).exclude(name="Living room").exists()
+
+
 def test_a_viewer_cannot_touch_rooms(api, vera, light):
     assert api(vera).post("/rooms", {"name": "Attic"}).status_code == 403
     assert api(vera).delete(f"/rooms/{light.room.code}").status_code == 403
