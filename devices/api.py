@@ -144,20 +144,22 @@ class HomeFilter(Schema):
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _scoped(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code, role: str) -> T:
+def _fetch(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code,
+           role: str) -> tuple[T, Any]:
+    """The caller's object and their membership of its home; 403 below `role`."""
     try:
-        obj, _membership = fetch(request.auth, code, role)
+        return fetch(request.auth, code, role)
     except PermissionDenied as exc:
         raise HttpError(403, str(exc) or "Forbidden") from exc
-    return obj
+
+
+def _scoped(fetch: Callable[..., tuple[T, Any]], request: HttpRequest, code, role: str) -> T:
+    return _fetch(fetch, request, code, role)[0]
 
 
 def _scoped_device(request: HttpRequest, code: UUID, role: str) -> tuple[Device, str]:
     """The caller's light and their role in its home (part of every light the API answers)."""
-    try:
-        device, membership = get_device_for_user(request.auth, code, role)
-    except PermissionDenied as exc:
-        raise HttpError(403, str(exc) or "Forbidden") from exc
+    device, membership = _fetch(get_device_for_user, request, code, role)
     return device, membership.role
 
 

@@ -95,14 +95,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _api_urls(home) -> dict[str, str]:
     """The API operations the home screen's script uses, CODE standing for an object's code."""
-    marker = "00000000-0000-0000-0000-000000000000"
-    urls = {
+    return {
         "devices": reverse("api:list_devices") + f"?home={home.code}",
-        "device_state": reverse("api:set_state", args=[marker]),
-        "room_state": reverse("api:set_room_state", args=[marker]),
-        "scene_apply": reverse("api:apply_scene", args=[marker]),
+        "device_state": _url_maker("api:set_state")("CODE"),
+        "room_state": _url_maker("api:set_room_state")("CODE"),
+        "scene_apply": _url_maker("api:apply_scene")("CODE"),
     }
-    return {name: url.replace(marker, "CODE") for name, url in urls.items()}
 
 
 def _errors_response(request: HttpRequest, errors: list[dict[str, str]]) -> HttpResponse:
